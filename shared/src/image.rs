@@ -1,0 +1,361 @@
+//! Image I/O and value-range conversions.
+//!
+//! Convention (DESIGN §3): an image is an `ndarray::Array3<f32>` of shape `[3, H, W]` (RGB,
+//! channel-first), values in [0, 1]. Grayscale inputs are replicated to three channels, alpha
+//! is dropped, 16-bit samples are scaled by 1/65535 and 8-bit ones by 1/255. The diffusion
+//! model works in [−1, 1]; [`to_model_range`] and [`from_model_range`] are the one conversion
+//! each way.
+
+use crate::error::{Error, Result};
+use ndarray::{Array3, ArrayView3};
+use std::io::Cursor;
+use std::path::Path;
+
+/// Largest image (in pixels, width × height) that [`load_rgb`] decodes: 8192 × 8192. A larger
+/// header (a decompression bomb or a mistaken input) is refused before any pixel is allocated.
+pub const DEFAULT_MAX_PIXELS: u64 = 8192 * 8192;
+
+/// An RGB image, channel-first `[3, H, W]`, values in [0, 1].
+pub type RgbImage = Array3<f32>;
+
+/// Checks that `img` is `[3, H, W]` with `H, W > 0` and returns `(H, W)`.
+pub fn check_rgb(img: &ArrayView3<f32>, what: &str) -> Result<(usize, usize)> {
+    let s = img.shape();
+    if s[0] != 3 || s[1] == 0 || s[2] == 0 {
+        return Err(Error::Shape {
+            what: what.to_string(),
+            expected: "[3, H, W] with H, W > 0".to_string(),
+            found: s.to_vec(),
+        });
+    }
+    Ok((s[1], s[2]))
+}
+
+/// Loads an image file into RGB f32 CHW [0, 1], refusing images above [`DEFAULT_MAX_PIXELS`].
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    load_rgb_limited(path, DEFAULT_MAX_PIXELS)
+}
+
+/// Loads an image file into RGB f32 CHW [0, 1], refusing images of more than `max_pixels`.
+pub fn load_rgb_limited(path: &Path, max_pixels: u64) -> Result<RgbImage> {
+    let bytes = crate::fsio::read(path)?;
+    decode_rgb(&bytes, path, max_pixels)
+}
+
+/// Decodes encoded image bytes (PNG or JPEG) into RGB f32 CHW [0, 1]. `label` names the
+/// source in errors.
+pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImage> {
+    use ::image::ImageDecoder;
+    let decode_err = |reason: String| Error::ImageDecode {
+        path: label.to_path_buf(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(decode_err("file is empty (0 bytes)".to_string()));
+    }
+    let reader = ::image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_err(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(decode_err(
+            "unrecognised format (expected PNG or JPEG)".to_string(),
+        ));
+    }
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_err(e.to_string()))?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(Error::EmptyImage {
+            path: label.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    let pixels = width as u64 * height as u64;
+    if pixels > max_pixels {
+        return Err(Error::ImageTooLarge {
+            path: label.to_path_buf(),
+            width,
+            height,
+            pixels,
+            limit: max_pixels,
+        });
+    }
+    let dynamic =
+        ::image::DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
+    Ok(from_dynamic(&dynamic))
+}
+
+/// Converts any decoded image into RGB f32 CHW [0, 1] (gray replicated, alpha dropped,
+/// 8-bit samples divided by 255, 16-bit ones by 65535, float ones clamped).
+pub fn from_dynamic(img: &::image::DynamicImage) -> RgbImage {
+    use ::image::DynamicImage as D;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut out = Array3::<f32>::zeros((3, h, w));
+    let mut fill = |raw: &mut dyn Iterator<Item = f32>| {
+        for (i, v) in raw.enumerate() {
+            let (p, c) = (i / 3, i % 3);
+            out[[c, p / w, p % w]] = v.clamp(0.0, 1.0);
+        }
+    };
+    match img {
+        D::ImageLuma8(_) | D::ImageLumaA8(_) | D::ImageRgb8(_) | D::ImageRgba8(_) => fill(
+            &mut img
+                .to_rgb8()
+                .into_raw()
+                .into_iter()
+                .map(|v| v as f32 / 255.0),
+        ),
+        D::ImageLuma16(_) | D::ImageLumaA16(_) | D::ImageRgb16(_) | D::ImageRgba16(_) => fill(
+            &mut img
+                .to_rgb16()
+                .into_raw()
+                .into_iter()
+                .map(|v| v as f32 / 65535.0),
+        ),
+        _ => fill(&mut img.to_rgb32f().into_raw().into_iter()),
+    }
+    out
+}
+
+/// Converts from interleaved 8-bit RGB (`HWC`, as cameras and `image::RgbImage` give it).
+pub fn from_rgb8(data: &[u8], width: usize, height: usize) -> Result<RgbImage> {
+    if data.len() != width * height * 3 {
+        return Err(Error::Shape {
+            what: "RGB24 buffer".to_string(),
+            expected: format!("{} bytes ({width}x{height}x3)", width * height * 3),
+            found: vec![data.len()],
+        });
+    }
+    let mut out = Array3::<f32>::zeros((3, height, width));
+    for (i, px) in data.chunks_exact(3).enumerate() {
+        let (y, x) = (i / width, i % width);
+        for c in 0..3 {
+            out[[c, y, x]] = px[c] as f32 / 255.0;
+        }
+    }
+    Ok(out)
+}
+
+/// Converts to interleaved 8-bit RGB (`HWC`): values clamped to [0, 1], scaled by 255 and
+/// rounded to nearest. A NaN anywhere is an error, never a silently black pixel.
+pub fn to_rgb8(img: &ArrayView3<f32>) -> Result<Vec<u8>> {
+    let (h, w) = check_rgb(img, "image")?;
+    let mut out = vec![0u8; h * w * 3];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let v = img[[c, y, x]];
+                if v.is_nan() {
+                    return Err(Error::invalid(
+                        "image",
+                        format!("NaN at channel {c}, row {y}, column {x}"),
+                    ));
+                }
+                out[(y * w + x) * 3 + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Quantises an image to 8 bits and back (what saving as PNG and reloading does).
+pub fn quantize_u8(img: &ArrayView3<f32>) -> Result<RgbImage> {
+    let (h, w) = check_rgb(img, "image")?;
+    from_rgb8(&to_rgb8(img)?, w, h)
+}
+
+/// The file formats [`save_rgb`] writes, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Lossless 8-bit PNG.
+    Png,
+    /// Baseline JPEG at the given quality (1–100).
+    Jpeg(u8),
+}
+
+impl OutputFormat {
+    /// The format for a path's extension: `png`, or `jpg`/`jpeg` at quality 95.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "png" => Ok(OutputFormat::Png),
+            "jpg" | "jpeg" => Ok(OutputFormat::Jpeg(95)),
+            _ => Err(Error::ImageEncode {
+                path: path.to_path_buf(),
+                reason: format!("unsupported extension {ext:?} (expected png, jpg or jpeg)"),
+            }),
+        }
+    }
+}
+
+/// Encodes an image into PNG or JPEG bytes.
+pub fn encode_rgb(img: &ArrayView3<f32>, format: OutputFormat) -> Result<Vec<u8>> {
+    let (h, w) = check_rgb(img, "image")?;
+    let raw = to_rgb8(img)?;
+    encode_rgb8(&raw, w as u32, h as u32, format)
+}
+
+/// Encodes interleaved 8-bit RGB into PNG or JPEG bytes.
+pub fn encode_rgb8(raw: &[u8], width: u32, height: u32, format: OutputFormat) -> Result<Vec<u8>> {
+    use ::image::ImageEncoder;
+    let mut buf = Vec::new();
+    let res = match format {
+        OutputFormat::Png => ::image::codecs::png::PngEncoder::new(&mut buf).write_image(
+            raw,
+            width,
+            height,
+            ::image::ExtendedColorType::Rgb8,
+        ),
+        OutputFormat::Jpeg(q) => {
+            ::image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, q.clamp(1, 100))
+                .write_image(raw, width, height, ::image::ExtendedColorType::Rgb8)
+        }
+    };
+    res.map_err(|e| Error::ImageEncode {
+        path: "<memory>".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(buf)
+}
+
+/// Saves an image atomically; the format follows the extension (`png`, `jpg`, `jpeg`).
+pub fn save_rgb(path: &Path, img: &ArrayView3<f32>) -> Result<()> {
+    let format = OutputFormat::from_path(path)?;
+    let bytes = encode_rgb(img, format).map_err(|e| match e {
+        Error::ImageEncode { reason, .. } => Error::ImageEncode {
+            path: path.to_path_buf(),
+            reason,
+        },
+        Error::Invalid { what: _, reason } => Error::ImageEncode {
+            path: path.to_path_buf(),
+            reason,
+        },
+        other => other,
+    })?;
+    crate::fsio::write_atomic(path, &bytes)
+}
+
+/// [0, 1] → [−1, 1]: `x = 2·img − 1` (the diffusion model's range).
+pub fn to_model_range(img: &ArrayView3<f32>) -> Array3<f32> {
+    img.mapv(|v| 2.0 * v - 1.0)
+}
+
+/// [−1, 1] → [0, 1]: `img = (x + 1) / 2`, not clamped.
+pub fn from_model_range(x: &ArrayView3<f32>) -> Array3<f32> {
+    x.mapv(|v| (v + 1.0) * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("lrpo-image-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn encode_dynamic(img: ::image::DynamicImage) -> Vec<u8> {
+        let mut buf = Vec::new();
+        img.write_to(&mut Cursor::new(&mut buf), ::image::ImageFormat::Png)
+            .unwrap();
+        buf
+    }
+
+    #[test]
+    fn png_round_trip_is_exact_for_8bit_values() {
+        let mut img = Array3::<f32>::zeros((3, 5, 7));
+        for ((c, y, x), v) in img.indexed_iter_mut() {
+            *v = ((c * 50 + y * 20 + x * 3) % 256) as f32 / 255.0;
+        }
+        let dir = tmpdir("rt");
+        let p = dir.join("a.png");
+        save_rgb(&p, &img.view()).unwrap();
+        let back = load_rgb(&p).unwrap();
+        assert_eq!(back.shape(), &[3, 5, 7]);
+        let max = (&back - &img).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+        assert!(max < 1e-6, "max diff {max}");
+    }
+
+    #[test]
+    fn gray_alpha_and_16bit_are_converted() {
+        let gray = ::image::GrayImage::from_fn(4, 3, |x, _| ::image::Luma([(x * 60) as u8]));
+        let img = decode_rgb(
+            &encode_dynamic(gray.into()),
+            Path::new("g.png"),
+            DEFAULT_MAX_PIXELS,
+        )
+        .unwrap();
+        assert_eq!(img.shape(), &[3, 3, 4]);
+        assert_eq!(img[[0, 1, 2]], 120.0 / 255.0);
+        assert_eq!(img[[2, 1, 2]], 120.0 / 255.0);
+
+        let rgba = ::image::RgbaImage::from_pixel(2, 2, ::image::Rgba([255, 0, 51, 0]));
+        let img = decode_rgb(
+            &encode_dynamic(rgba.into()),
+            Path::new("a.png"),
+            DEFAULT_MAX_PIXELS,
+        )
+        .unwrap();
+        assert_eq!(img[[0, 0, 0]], 1.0);
+        assert_eq!(img[[2, 1, 1]], 0.2);
+
+        let g16 = ::image::ImageBuffer::<::image::Luma<u16>, _>::from_pixel(
+            2,
+            2,
+            ::image::Luma([32768u16]),
+        );
+        let img = decode_rgb(
+            &encode_dynamic(::image::DynamicImage::ImageLuma16(g16)),
+            Path::new("g16.png"),
+            DEFAULT_MAX_PIXELS,
+        )
+        .unwrap();
+        assert_eq!(img[[1, 0, 0]], 32768.0 / 65535.0);
+    }
+
+    #[test]
+    fn bad_files_name_the_file() {
+        let p = Path::new("/some/where/bad.png");
+        let e = decode_rgb(b"", p, DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(e.to_string().contains("bad.png") && e.to_string().contains("empty"));
+        let e = decode_rgb(b"not an image at all", p, DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(matches!(e, Error::ImageDecode { .. }), "{e}");
+        // A truncated PNG.
+        let good = encode_dynamic(::image::RgbImage::new(16, 16).into());
+        let e = decode_rgb(&good[..good.len() / 2], p, DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(e.to_string().contains("bad.png"), "{e}");
+        let e = load_rgb(Path::new("/no/such/file.png")).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("file.png"));
+    }
+
+    #[test]
+    fn huge_header_is_refused_before_decoding() {
+        let good = encode_dynamic(::image::RgbImage::new(64, 64).into());
+        let e = decode_rgb(&good, Path::new("big.png"), 64 * 63).unwrap_err();
+        assert!(matches!(e, Error::ImageTooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn nan_is_refused_on_save_and_ranges_invert() {
+        let mut img = Array3::<f32>::from_elem((3, 2, 2), 0.25);
+        let x = to_model_range(&img.view());
+        assert_eq!(x[[0, 0, 0]], -0.5);
+        assert_eq!(from_model_range(&x.view()), img);
+        img[[1, 1, 0]] = f32::NAN;
+        let dir = tmpdir("nan");
+        let e = save_rgb(&dir.join("n.png"), &img.view()).unwrap_err();
+        assert!(
+            e.to_string().contains("NaN") && e.to_string().contains("n.png"),
+            "{e}"
+        );
+        assert!(!dir.join("n.png").exists());
+        let e = save_rgb(&dir.join("n.bmp"), &img.view()).unwrap_err();
+        assert!(e.to_string().contains("unsupported extension"), "{e}");
+    }
+}

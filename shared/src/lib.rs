@@ -1,0 +1,25 @@
+//! `lrpo-shared`: what the LRPO trainer and the edge runtime must agree on byte for byte.
+//!
+//! - [`image`]: image files ↔ RGB f32 CHW [0, 1] arrays, and the [0, 1] ↔ [−1, 1] conversions.
+//! - [`resize`]: OpenCV-convention bilinear and bicubic resampling.
+//! - [`degrade`]: the blind-face-restoration degradation model and its presets.
+//! - [`schedule`]: the diffusion noise schedule, DDIM step coefficients and LRPO's noise-level
+//!   weights.
+//! - [`align`]: FFHQ 5-point alignment, crop warping and feathered paste-back.
+//! - [`metrics`]: fidelity metrics (PSNR).
+//! - [`card`]: the policy card shipped beside every exported model.
+//! - [`rng`]: the seeded random number generator every random process uses.
+//! - [`fsio`]: atomic file writes.
+
+pub mod align;
+pub mod card;
+pub mod degrade;
+pub mod error;
+pub mod fsio;
+pub mod image;
+pub mod metrics;
+pub mod resize;
+pub mod rng;
+pub mod schedule;
+
+pub use error::{Error, Result};
