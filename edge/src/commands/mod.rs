@@ -1,0 +1,3 @@
+//! One module per `lrpo-edge` subcommand.
+
+pub mod degrade;

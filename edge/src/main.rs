@@ -1,0 +1,42 @@
+//! `lrpo-edge`: on-camera face restoration and offline evaluation.
+
+use clap::{Parser, Subcommand};
+use lrpo_edge::commands;
+use std::process::ExitCode;
+
+/// LRPO edge runtime: restore faces with an exported LRPO policy (tract), and prepare or
+/// score test data.
+#[derive(Parser, Debug)]
+#[command(name = "lrpo-edge", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Degrade images with the BFR degradation model (blur, downscale, noise, JPEG) and report
+    /// the sampled parameters and the PSNR of each result against its input.
+    Degrade(commands::degrade::DegradeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Degrade(args) => commands::degrade::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        // A closed pipe (`lrpo-edge ... | head`) is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

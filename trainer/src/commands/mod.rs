@@ -1,0 +1,3 @@
+//! One module per `lrpo-train` subcommand.
+
+pub mod schedule;

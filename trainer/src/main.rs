@@ -1,0 +1,42 @@
+//! `lrpo-train`: trains, post-trains (LRPO), distills and exports face-restoration policies.
+
+use clap::{Parser, Subcommand};
+use lrpo_trainer::commands;
+use std::process::ExitCode;
+
+/// LRPO trainer: diffusion restoration policies post-trained with likelihood-regularized
+/// policy optimization, distilled to a one-step student and exported to ONNX.
+#[derive(Parser, Debug)]
+#[command(name = "lrpo-train", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the DDIM sampling plan of the default (Stable Diffusion) noise schedule: timesteps,
+    /// ᾱ, σ_t(η) and LRPO's noise-level advantage weights w_j = σ_j / mean σ.
+    Schedule(commands::schedule::ScheduleArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Schedule(args) => commands::schedule::run(&args, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`lrpo-train schedule | head`) is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
