@@ -203,7 +203,9 @@ impl PolicyCard {
     /// Checks that an image side is accepted by the model.
     pub fn accepts_size(&self, side: u32) -> bool {
         side == self.input.size
-            || (self.input.multiple_of > 0 && side > 0 && side.is_multiple_of(self.input.multiple_of))
+            || (self.input.multiple_of > 0
+                && side > 0
+                && side.is_multiple_of(self.input.multiple_of))
     }
 }
 

@@ -6,7 +6,9 @@
 //! - [`schedule`]: the diffusion noise schedule, DDIM step coefficients and LRPO's noise-level
 //!   weights.
 //! - [`align`]: FFHQ 5-point alignment, crop warping and feathered paste-back.
-//! - [`metrics`]: fidelity metrics (PSNR).
+//! - [`metrics`]: PSNR, SSIM, DTCWT low-pass fidelity, NIQE and BRISQUE, each matching a
+//!   reference implementation.
+//! - [`reward`]: the composite reward (TOML [`reward::RewardSpec`], per-component breakdown).
 //! - [`card`]: the policy card shipped beside every exported model.
 //! - [`rng`]: the seeded random number generator every random process uses.
 //! - [`fsio`]: atomic file writes.
@@ -19,6 +21,7 @@ pub mod fsio;
 pub mod image;
 pub mod metrics;
 pub mod resize;
+pub mod reward;
 pub mod rng;
 pub mod schedule;
 
