@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lrpo_shared::degrade::{DegradePreset, degrade};
 use lrpo_shared::image::{load_rgb, save_rgb};
-use lrpo_shared::metrics::psnr;
+use lrpo_shared::metrics::{brisque::brisque, psnr, ssim::ssim};
 use lrpo_shared::rng::Rng;
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,7 +16,8 @@ pub struct DegradeArgs {
     /// Input images (PNG/JPEG) or folders of them.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Output folder: `NAME_lq.png` and `NAME_lq.json` (the sampled parameters) per input.
+    /// Output folder: `NAME_lq.png` and `NAME_lq.json` (the sampled parameters and the scores:
+    /// PSNR and SSIM of the result against its input, BRISQUE of both) per input.
     #[arg(short, long)]
     pub out: PathBuf,
     /// Degradation preset: lrpo, gfpgan or codeformer.
@@ -50,21 +51,29 @@ pub fn run(args: &DegradeArgs) -> Result<ExitCode> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| format!("image{i}"));
             let p = psnr(&lq.view(), &hq.view())?;
+            let s = ssim(&lq.view(), &hq.view())?;
+            let (b_lq, b_hq) = (brisque(&lq.view())?, brisque(&hq.view())?);
             save_rgb(&args.out.join(format!("{stem}_lq.png")), &lq.view())?;
-            let record = serde_json::json!({ "input": path, "seed": args.seed, "stream": i, "params": params, "psnr_db": p });
+            let record = serde_json::json!({
+                "input": path, "seed": args.seed, "stream": i, "params": params,
+                "psnr_db": p, "ssim": s, "brisque_lq": b_lq, "brisque_input": b_hq,
+            });
             lrpo_shared::fsio::write_atomic(
                 &args.out.join(format!("{stem}_lq.json")),
                 serde_json::to_string_pretty(&record)?.as_bytes(),
             )?;
             Ok(format!(
-                "{:<28} {:>6} {:>6.2} {:>6.2} {:>6.2} {:>5} {:>9.2}",
+                "{:<28} {:>6} {:>6.2} {:>6.2} {:>6.2} {:>5} {:>8.2} {:>7.4} {:>8.2} {:>8.2}",
                 path.file_name().unwrap_or_default().to_string_lossy(),
                 params.kernel.isotropic,
                 params.kernel.sigma_x,
                 params.kernel.sigma_y,
                 params.scale,
                 params.jpeg_quality,
-                p
+                p,
+                s,
+                b_lq,
+                b_hq
             ))
         })();
         match outcome {
