@@ -87,6 +87,14 @@ pub enum Error {
         /// What is wrong (truncated, wrong magic, unsupported version, ...).
         reason: String,
     },
+    /// An ONNX model could not be read, optimised or run.
+    #[error("{path}: ONNX model: {reason}")]
+    Onnx {
+        /// The model file (or a label).
+        path: PathBuf,
+        /// What tract reported, or what was expected and found.
+        reason: String,
+    },
     /// A TOML or JSON configuration could not be parsed.
     #[error("{path}: bad configuration: {reason}")]
     Config {

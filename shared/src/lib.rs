@@ -20,6 +20,8 @@ pub mod error;
 pub mod fsio;
 pub mod image;
 pub mod metrics;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod resize;
 pub mod reward;
 pub mod rng;

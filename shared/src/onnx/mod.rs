@@ -1,0 +1,12 @@
+//! ONNX support (feature `onnx`): a graph writer over tract's protobuf types ([`writer`]), a
+//! tract runner with a plan cache per input shape ([`runner`]), and the face-identity network
+//! used as a reward component and metric ([`identity`]), and the scorers a reward spec's model
+//! components need ([`scorers`]).
+
+pub mod identity;
+pub mod runner;
+pub mod scorers;
+pub mod writer;
+
+pub use runner::OnnxModel;
+pub use writer::{Attr, Dim, ElemType, GraphBuilder};
