@@ -86,6 +86,16 @@ impl Similarity {
         })
     }
 
+    /// The transform that applies `self` first, then `next`.
+    pub fn then(&self, next: &Similarity) -> Similarity {
+        Similarity {
+            a: next.a * self.a - next.b * self.b,
+            b: next.a * self.b + next.b * self.a,
+            tx: next.a * self.tx - next.b * self.ty + next.tx,
+            ty: next.b * self.tx + next.a * self.ty + next.ty,
+        }
+    }
+
     /// The least-squares similarity mapping `src[i]` onto `dst[i]` (Umeyama without
     /// reflection). Needs at least two distinct source points.
     pub fn estimate(src: &[[f64; 2]], dst: &[[f64; 2]]) -> Result<Similarity> {
@@ -382,6 +392,26 @@ mod tests {
         let mirrored = src.map(|[x, y]| [-x, y]);
         let est = Similarity::estimate(&src, &mirrored).unwrap();
         assert!(est.scale() < 1.0);
+    }
+
+    #[test]
+    fn composition_applies_in_order() {
+        let a = Similarity {
+            a: 0.8,
+            b: 0.3,
+            tx: 2.0,
+            ty: -1.0,
+        };
+        let b = Similarity {
+            a: 1.1,
+            b: -0.2,
+            tx: -5.0,
+            ty: 4.0,
+        };
+        let p = [3.5, -7.25];
+        let want = b.apply(a.apply(p));
+        let got = a.then(&b).apply(p);
+        assert!((want[0] - got[0]).abs() < 1e-12 && (want[1] - got[1]).abs() < 1e-12);
     }
 
     #[test]

@@ -181,6 +181,10 @@ pub struct ComponentSpec {
     /// Key of the injected scorer for model kinds (default: the component's name).
     #[serde(default)]
     pub model: Option<String>,
+    /// Model file for `onnx-nr` / `onnx-fr` (required) and `identity` (default
+    /// `models/face_descriptor.onnx`); relative paths are relative to the spec file.
+    #[serde(default)]
+    pub path: Option<std::path::PathBuf>,
 }
 
 impl ComponentSpec {
@@ -281,6 +285,16 @@ pub trait ModelScorer: Send + Sync {
     /// scorers. Higher or lower is better as the component's mapping says.
     fn score(&self, restored: &ArrayView3<f32>, reference: Option<&ArrayView3<f32>>)
     -> Result<f64>;
+    /// Scores several restorations of the same input against one reference (LRPO's group of
+    /// candidates). The default calls [`ModelScorer::score`] for each; scorers that can batch,
+    /// or reuse work on the reference, override it.
+    fn score_batch(
+        &self,
+        restored: &[ArrayView3<f32>],
+        reference: Option<&ArrayView3<f32>>,
+    ) -> Result<Vec<f64>> {
+        restored.iter().map(|r| self.score(r, reference)).collect()
+    }
     /// A short description for logs (model file, input size).
     fn describe(&self) -> String;
 }
@@ -357,16 +371,34 @@ impl Reward {
     }
 
     /// Evaluates the reward of `restored` given the LQ input and, when available, the GT.
-    /// A component that needs GT fails clearly when `gt` is `None`; a NaN or infinite raw
-    /// value is an error naming the component.
+    /// A component that needs GT fails clearly when `gt` is `None`; a NaN raw value is an error
+    /// naming the component.
     pub fn evaluate(
         &self,
         restored: &ArrayView3<f32>,
         gt: Option<&ArrayView3<f32>>,
         lq: &ArrayView3<f32>,
     ) -> Result<RewardBreakdown> {
-        let mut total = 0.0;
-        let mut components = Vec::with_capacity(self.spec.components.len());
+        Ok(self
+            .evaluate_group(std::slice::from_ref(restored), gt, lq)?
+            .remove(0))
+    }
+
+    /// Evaluates several restorations of the same LQ input (LRPO's group of candidates) with
+    /// one GT; model components score the whole group in one batch.
+    pub fn evaluate_group(
+        &self,
+        restored: &[ArrayView3<f32>],
+        gt: Option<&ArrayView3<f32>>,
+        lq: &ArrayView3<f32>,
+    ) -> Result<Vec<RewardBreakdown>> {
+        let mut out: Vec<RewardBreakdown> = restored
+            .iter()
+            .map(|_| RewardBreakdown {
+                total: 0.0,
+                components: Vec::new(),
+            })
+            .collect();
         for (c, scorer) in self.spec.components.iter().zip(&self.scorers) {
             let what = || format!("reward component {:?} ({:?})", c.name, c.kind);
             let reference = if c.kind.full_reference() {
@@ -380,38 +412,66 @@ impl Reward {
                 None
             };
             let with_ctx = |e: Error| Error::invalid(what(), e.to_string());
-            let raw = match c.kind {
-                ComponentKind::Dtcwt => metrics::dtcwt::lowpass_l1(restored, reference.unwrap()),
-                ComponentKind::Psnr => metrics::psnr(restored, reference.unwrap()),
-                ComponentKind::PsnrY => metrics::psnr_y(restored, reference.unwrap()),
-                ComponentKind::Ssim => metrics::ssim::ssim(restored, reference.unwrap()),
-                ComponentKind::SsimY => metrics::ssim::ssim_y(restored, reference.unwrap()),
-                ComponentKind::Niqe => metrics::niqe::niqe(restored),
-                ComponentKind::Brisque => metrics::brisque::brisque(restored),
-                ComponentKind::Identity | ComponentKind::OnnxNr | ComponentKind::OnnxFr => scorer
-                    .as_ref()
-                    .expect("bound in Reward::new")
-                    .score(restored, reference),
+            let raws: Vec<f64> = if let Some(s) = scorer {
+                let v = s.score_batch(restored, reference).map_err(with_ctx)?;
+                if v.len() != restored.len() {
+                    return Err(Error::invalid(
+                        what(),
+                        format!(
+                            "scorer returned {} scores for {} images",
+                            v.len(),
+                            restored.len()
+                        ),
+                    ));
+                }
+                v
+            } else {
+                restored
+                    .iter()
+                    .map(|r| self.builtin(c.kind, r, reference).map_err(with_ctx))
+                    .collect::<Result<_>>()?
+            };
+            for (b, raw) in out.iter_mut().zip(raws) {
+                let reward = c.mapping().apply(raw);
+                // +∞ PSNR (identical images) maps to a finite reward; NaN never does.
+                if raw.is_nan() || !reward.is_finite() {
+                    return Err(Error::invalid(
+                        what(),
+                        format!("raw value {raw} gives reward {reward}"),
+                    ));
+                }
+                b.total += c.weight * reward;
+                b.components.push(ComponentValue {
+                    name: c.name.clone(),
+                    kind: c.kind,
+                    raw,
+                    reward,
+                    weight: c.weight,
+                });
             }
-            .map_err(with_ctx)?;
-            let reward = c.mapping().apply(raw);
-            // +∞ PSNR (identical images) maps to a finite reward; NaN never does.
-            if raw.is_nan() || !reward.is_finite() {
-                return Err(Error::invalid(
-                    what(),
-                    format!("raw value {raw} gives reward {reward}"),
-                ));
-            }
-            total += c.weight * reward;
-            components.push(ComponentValue {
-                name: c.name.clone(),
-                kind: c.kind,
-                raw,
-                reward,
-                weight: c.weight,
-            });
         }
-        Ok(RewardBreakdown { total, components })
+        Ok(out)
+    }
+
+    fn builtin(
+        &self,
+        kind: ComponentKind,
+        restored: &ArrayView3<f32>,
+        reference: Option<&ArrayView3<f32>>,
+    ) -> Result<f64> {
+        let r = || reference.expect("full-reference kinds have a reference");
+        match kind {
+            ComponentKind::Dtcwt => metrics::dtcwt::lowpass_l1(restored, r()),
+            ComponentKind::Psnr => metrics::psnr(restored, r()),
+            ComponentKind::PsnrY => metrics::psnr_y(restored, r()),
+            ComponentKind::Ssim => metrics::ssim::ssim(restored, r()),
+            ComponentKind::SsimY => metrics::ssim::ssim_y(restored, r()),
+            ComponentKind::Niqe => metrics::niqe::niqe(restored),
+            ComponentKind::Brisque => metrics::brisque::brisque(restored),
+            ComponentKind::Identity | ComponentKind::OnnxNr | ComponentKind::OnnxFr => {
+                unreachable!("model kinds are bound to scorers in Reward::new")
+            }
+        }
     }
 }
 

@@ -5,3 +5,4 @@
 //! subcommand.
 
 pub mod commands;
+pub mod convert;

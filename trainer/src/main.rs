@@ -18,12 +18,16 @@ enum Command {
     /// Print the DDIM sampling plan of the default (Stable Diffusion) noise schedule: timesteps,
     /// ᾱ, σ_t(η) and LRPO's noise-level advantage weights w_j = σ_j / mean σ.
     Schedule(commands::schedule::ScheduleArgs),
+    /// Convert a third-party model to ONNX (`face-descriptor`: the face-api.js/dlib identity
+    /// network used by the identity reward and metric).
+    Convert(commands::convert::ConvertArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Schedule(args) => commands::schedule::run(&args, &mut std::io::stdout().lock()),
+        Command::Convert(args) => commands::convert::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

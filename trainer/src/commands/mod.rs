@@ -1,3 +1,4 @@
 //! One module per `lrpo-train` subcommand.
 
+pub mod convert;
 pub mod schedule;
