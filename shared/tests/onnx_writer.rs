@@ -449,3 +449,30 @@ fn broken_models_give_clear_errors() {
     let e = model.run(&[]).unwrap_err().to_string();
     assert!(e.contains("expects 1 inputs"), "{e}");
 }
+
+#[test]
+fn fma_count_matches_the_convolution_arithmetic() {
+    let mut g = GraphBuilder::new("flops");
+    let x = g.input(
+        "x",
+        ElemType::F32,
+        &[Dim::Fixed(1), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")],
+    );
+    let w = g.initializer_f32("w", &[8, 3, 3, 3], &rand_vec(8 * 27, 1));
+    let y = g.conv(&x, &w, None, &ConvAttrs::same(3));
+    let w2 = g.initializer_f32("w2", &[4, 8, 3, 3], &rand_vec(288, 2));
+    g.conv(&y, &w2, None, &ConvAttrs::valid(3, 2));
+    let out = g.rename_last_output("y");
+    g.output(
+        &out,
+        ElemType::F32,
+        &[Dim::Fixed(1), Dim::Fixed(4), Dim::sym("h"), Dim::sym("w")],
+    );
+    let m = OnnxModel::from_bytes(&g.to_bytes(), Path::new("f.onnx")).unwrap();
+    // 32×32 output × 8 channels × 27 taps, then 15×15 × 4 × 72. (A strided 1 × 1 conv would
+    // not do: tract pushes the stride into the conv before it and counts only what it runs.)
+    assert_eq!(
+        m.fma_count(&[vec![1, 3, 32, 32]]).unwrap(),
+        32 * 32 * 8 * 27 + 15 * 15 * 4 * 72
+    );
+}

@@ -185,6 +185,42 @@ impl OnnxModel {
         Ok(plan)
     }
 
+    /// Multiply-accumulate operations of one run on these input shapes, as tract's cost model
+    /// counts them (convolutions and matrix products; element-wise work is not counted). FLOPs
+    /// are about twice this.
+    pub fn fma_count(&self, shapes: &[Vec<usize>]) -> Result<u64> {
+        let err = |reason: String| Error::Onnx {
+            path: self.label.clone(),
+            reason,
+        };
+        let mut m = self.model.clone();
+        for (i, s) in shapes.iter().enumerate() {
+            m = m
+                .with_input_fact(i, InferenceFact::dt_shape(f32::datum_type(), s.as_slice()))
+                .map_err(|e| err(format!("{e:#}")))?;
+        }
+        let typed = m
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
+            .map_err(|e| err(format!("cannot type the model: {e:#}")))?;
+        let mut total = 0u64;
+        for id in typed.eval_order().map_err(|e| err(format!("{e:#}")))? {
+            let node = typed.node(id);
+            let facts = typed
+                .node_input_facts(id)
+                .map_err(|e| err(format!("{e:#}")))?;
+            for (cost, n) in node.op.cost(&facts).map_err(|e| err(format!("{e:#}")))? {
+                if let tract_onnx::tract_core::ops::Cost::FMA(_) = cost {
+                    total += n
+                        .to_i64()
+                        .map_err(|e| err(format!("symbolic cost: {e:#}")))?
+                        as u64;
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Runs the model on f32 inputs and returns its f32 outputs.
     pub fn run(&self, inputs: &[ArrayViewD<f32>]) -> Result<Vec<ArrayD<f32>>> {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|a| a.shape().to_vec()).collect();
