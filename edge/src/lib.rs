@@ -1,7 +1,14 @@
 //! `lrpo-edge`: on-camera face restoration with tract, and offline evaluation.
 //!
-//! The binary `lrpo-edge` is a thin layer over this library: [`commands`] holds one module per
-//! subcommand (its arguments, documented where they are parsed, and its `run`).
+//! - [`runtime`]: a restoration policy (ONNX + policy card), validated at load, restoring
+//!   aligned crops (one-step students, or ε-models sampled with DDIM);
+//! - [`pipeline`]: detect → align → restore → paste back;
+//! - [`commands`]: one module per `lrpo-edge` subcommand (arguments documented where they are
+//!   parsed); the binary is a thin layer over them.
 
 pub mod commands;
 pub mod inputs;
+pub mod pipeline;
+pub mod progress;
+pub mod runtime;
+pub mod threads;

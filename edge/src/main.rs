@@ -15,6 +15,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Restore the faces in images: detect, align, restore with the policy, paste back.
+    Restore(Box<commands::restore::RestoreArgs>),
+    /// Restore faces in a stream of raw RGB24 frames from stdin to stdout.
+    Stream(Box<commands::stream::StreamArgs>),
+    /// Measure a policy's latency and peak memory per face crop.
+    Bench(commands::bench::BenchArgs),
     /// Degrade images with the BFR degradation model (blur, downscale, noise, JPEG) and report
     /// the sampled parameters and the PSNR of each result against its input.
     Degrade(commands::degrade::DegradeArgs),
@@ -24,6 +30,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Degrade(args) => commands::degrade::run(&args),
+        Command::Restore(args) => commands::restore::run(&args),
+        Command::Stream(args) => commands::stream::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -23,7 +23,9 @@ fn help_lists_the_subcommands() {
     let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("degrade"), "{text}");
+    for cmd in ["degrade", "restore", "stream", "bench"] {
+        assert!(text.contains(cmd), "{text}");
+    }
 }
 
 #[test]
@@ -85,5 +87,282 @@ fn unknown_preset_is_a_clear_error() {
     assert!(
         stderr.contains("heavy") && stderr.contains("lrpo, gfpgan or codeformer"),
         "{stderr}"
+    );
+}
+
+mod common;
+
+/// CRC-32 (IEEE) for hand-made PNG chunks.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// A small PNG file whose header claims `w × h` RGB pixels (its data is an empty stream).
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = kind.to_vec();
+        c.extend(data);
+        v.extend((data.len() as u32).to_be_bytes());
+        v.extend(&c);
+        v.extend(crc32(&c).to_be_bytes());
+    };
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", b"\x78\x9c\x03\x00\x00\x00\x00\x01");
+    chunk(b"IEND", b"");
+    v
+}
+
+fn save_png(path: &Path, img: image::DynamicImage) {
+    img.save(path).unwrap();
+}
+
+#[test]
+fn restore_writes_outputs_crops_and_comparisons_for_a_photo_with_several_faces() {
+    let dir = scratch("restore-ok");
+    let model = common::sharpen_policy(&dir, "sharpen", 128);
+    let out = dir.join("out");
+    let o = bin()
+        .current_dir(common::root())
+        .args([
+            "restore",
+            "--save-crops",
+            "--side-by-side",
+            "--suffix",
+            "_r",
+            "--ext",
+            "jpg",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .arg(common::root().join("data/scenes/montage.jpg"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("4 face(s)"), "{stdout}");
+    assert!(out.join("montage_r.jpg").exists() && out.join("montage_r_compare.jpg").exists());
+    let crops = std::fs::read_dir(out.join("crops")).unwrap().count();
+    assert_eq!(crops, 8);
+    let restored = lrpo_shared::image::load_rgb(&out.join("montage_r.jpg")).unwrap();
+    assert_eq!(restored.dim(), (3, 680, 680));
+    let cmp = lrpo_shared::image::load_rgb(&out.join("montage_r_compare.jpg")).unwrap();
+    assert_eq!(cmp.dim(), (3, 680, 1360));
+}
+
+#[test]
+fn restore_reports_bad_images_and_carries_on() {
+    let dir = scratch("restore-bad");
+    let model = common::sharpen_policy(&dir, "sharpen", 64);
+    let inputs = dir.join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(
+        inputs.join("corrupt.jpg"),
+        b"\xff\xd8\xff\xe0 not really a jpeg",
+    )
+    .unwrap();
+    std::fs::write(inputs.join("empty.png"), b"").unwrap();
+    std::fs::write(inputs.join("huge.png"), png_header_only(16384, 16384)).unwrap();
+    std::fs::write(inputs.join("zero.png"), png_header_only(0, 10)).unwrap();
+    save_png(
+        &inputs.join("one.png"),
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(1, 1, image::Rgb([9, 9, 9]))),
+    );
+    let cam = image::open(common::root().join("data/faces/camera.png")).unwrap();
+    save_png(
+        &inputs.join("gray.png"),
+        image::DynamicImage::ImageLuma8(cam.to_luma8()),
+    );
+    let hopper = image::open(common::root().join("data/faces/grace_hopper.jpg")).unwrap();
+    save_png(
+        &inputs.join("rgba.png"),
+        image::DynamicImage::ImageRgba8(hopper.to_rgba8()),
+    );
+    let out = dir.join("out");
+    let o = bin()
+        .current_dir(common::root())
+        .args(["restore", "--model"])
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .arg(&inputs)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    for bad in ["corrupt.jpg", "empty.png", "huge.png", "zero.png"] {
+        assert!(stderr.contains(bad), "{bad} not reported:\n{stderr}");
+    }
+    assert!(
+        stderr.contains("16384x16384") && stderr.contains("above the limit"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("one.png: no face found"), "{stdout}");
+    assert!(
+        stdout.contains("gray.png: 1 face(s)") && stdout.contains("rgba.png: 1 face(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 restored (1 without a face), 4 failed"),
+        "{stdout}"
+    );
+    // The 1 × 1 image is written back unchanged.
+    let one = lrpo_shared::image::load_rgb(&out.join("one.png")).unwrap();
+    assert_eq!(one.dim(), (3, 1, 1));
+}
+
+#[test]
+fn wrong_truncated_and_missing_models_are_clear_errors() {
+    let dir = scratch("restore-models");
+    let face = common::root().join("data/faces/grace_hopper.jpg");
+    let run = |args: &[&std::ffi::OsStr]| bin().args(args).current_dir(&dir).output().unwrap();
+    let descriptor = common::root().join("models/face_descriptor.onnx");
+    let o = run(&[
+        "restore".as_ref(),
+        "--model".as_ref(),
+        descriptor.as_os_str(),
+        "-o".as_ref(),
+        "out".as_ref(),
+        face.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("face_descriptor.card") && e.contains("card"),
+        "{e}"
+    );
+    let model = common::sharpen_policy(&dir, "cut", 64);
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() - 20]).unwrap();
+    let o = run(&[
+        "restore".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "-o".as_ref(),
+        "out".as_ref(),
+        face.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cut.onnx"));
+    // No --model and no shipped model anywhere near: a copy of the binary alone in a folder.
+    let lone = dir.join("lone");
+    std::fs::create_dir_all(&lone).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_lrpo-edge"), lone.join("lrpo-edge")).unwrap();
+    let o = Command::new(lone.join("lrpo-edge"))
+        .args([
+            "restore".as_ref(),
+            "-o".as_ref(),
+            "out".as_ref(),
+            face.as_os_str(),
+        ])
+        .current_dir(&lone)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("models/lrpo_student_int8.onnx") && e.contains("--model"),
+        "{e}"
+    );
+}
+
+#[test]
+fn stream_restores_whole_frames_and_ends_cleanly_on_a_cut_frame() {
+    use std::io::Write;
+    let dir = scratch("stream");
+    let model = common::sharpen_policy(&dir, "sharpen", 64);
+    let frame = image::open(common::root().join("data/scenes/montage.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let mut child = bin()
+        .current_dir(common::root())
+        .args([
+            "stream",
+            "--width",
+            &w.to_string(),
+            "--height",
+            &h.to_string(),
+            "--detect-every",
+            "2",
+            "--stats-every",
+            "2",
+            "--model",
+        ])
+        .arg(&model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Feed stdin from another thread so the child's stdout can be drained meanwhile.
+    let mut stdin = child.stdin.take().unwrap();
+    let raw = frame.as_raw().clone();
+    let feeder = std::thread::spawn(move || {
+        for _ in 0..3 {
+            stdin.write_all(&raw).unwrap();
+        }
+        stdin.write_all(&raw[..1000]).unwrap();
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(o.stdout.len(), 3 * w * h * 3, "{stderr}");
+    assert!(
+        stderr.contains("ended in the middle of frame 3") && stderr.contains("done: 3 frames"),
+        "{stderr}"
+    );
+    // Frames 0 and 2 ran the detector, frame 1 reused its faces: all three come out restored
+    // (different from the input) and identical to each other.
+    let f0 = &o.stdout[..w * h * 3];
+    assert_ne!(f0, frame.as_raw().as_slice());
+    assert_eq!(&o.stdout[w * h * 3..2 * w * h * 3], f0);
+    let o = bin()
+        .args(["stream", "--width", "0", "--height", "10", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("must be positive"));
+}
+
+#[test]
+fn bench_reports_latency_and_memory() {
+    let dir = scratch("bench");
+    let model = common::sharpen_policy(&dir, "sharpen", 64);
+    let o = bin()
+        .args(["bench", "--runs", "5", "--size", "96", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        s.contains("96x96") && s.contains("median") && s.contains("p90") && s.contains("peak RSS"),
+        "{s}"
     );
 }

@@ -341,7 +341,7 @@ pub fn paste_back(
             sample(crop, u, v, interp, Border::Replicate, &mut px);
             for c in 0..3 {
                 let f = &mut frame[[c, y, x]];
-                *f = w * px[c].clamp(0.0, 1.0) + (1.0 - w) * *f;
+                *f = (w * px[c].clamp(0.0, 1.0) + (1.0 - w) * *f).clamp(0.0, 1.0);
             }
             changed += 1;
         }

@@ -1,3 +1,7 @@
 //! One module per `lrpo-edge` subcommand.
 
+pub mod bench;
+pub mod common;
 pub mod degrade;
+pub mod restore;
+pub mod stream;

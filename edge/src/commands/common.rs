@@ -1,0 +1,166 @@
+//! Arguments shared by the commands that run a policy.
+
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::runtime::{Policy, SamplerOptions};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lrpo_shared::onnx::detect::FaceDetector;
+use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
+use std::path::{Path, PathBuf};
+
+/// The shipped default policy, relative to the working folder or to the executable's folder.
+pub const DEFAULT_MODEL: &str = "models/lrpo_student_int8.onnx";
+/// The shipped MTCNN folder.
+pub const DEFAULT_DETECTOR: &str = "models/mtcnn";
+
+/// Finds a shipped file: as given if it exists (relative to the working folder), else beside
+/// the executable or up to two folders above it (a binary copied to a board next to its
+/// `models/` folder, or run from `target/release/` in a checkout).
+pub fn locate(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    let exe_dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    [
+        exe_dir.join(rel),
+        exe_dir.join("..").join(rel),
+        exe_dir.join("../..").join(rel),
+    ]
+    .into_iter()
+    .find(|c| c.exists())
+}
+
+/// Which policy to run and how.
+#[derive(Args, Debug, Clone)]
+pub struct PolicyArgs {
+    /// Restoration policy (ONNX, with its `.card` beside it). Default: the shipped
+    /// `models/lrpo_student_int8.onnx`, looked up in the working folder, then beside the
+    /// executable and up to two folders above it.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Threads for tract's matrix products.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// DDIM steps for ε-model policies (default: the card's).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// DDIM η for ε-model policies (default: the card's).
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Seed of ε-model sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl PolicyArgs {
+    /// Applies the thread count and loads the policy.
+    pub fn load(&self) -> Result<Policy> {
+        if self.threads == 0 {
+            bail!("--threads must be at least 1");
+        }
+        crate::threads::set_threads(self.threads);
+        let path = match &self.model {
+            Some(p) => p.clone(),
+            None => locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked in the working folder and next to the executable); pass --model"))?,
+        };
+        Policy::load(
+            &path,
+            SamplerOptions {
+                steps: self.steps,
+                eta: self.eta,
+                seed: self.seed,
+            },
+        )
+    }
+}
+
+/// Face detection settings.
+#[derive(Args, Debug, Clone)]
+pub struct DetectorArgs {
+    /// Folder holding the MTCNN models (`pnet.onnx`, `rnet.onnx`, `onet.onnx`). Default: the
+    /// shipped `models/mtcnn`.
+    #[arg(long)]
+    pub detector: Option<PathBuf>,
+    /// Smallest face to detect, in pixels.
+    #[arg(long, default_value_t = 20.0)]
+    pub min_face: f64,
+    /// Confidence a face needs (0–1).
+    #[arg(long, default_value_t = 0.95)]
+    pub min_confidence: f64,
+}
+
+impl DetectorArgs {
+    /// Loads the detector.
+    pub fn load(&self) -> Result<Box<dyn FaceDetector>> {
+        let dir = match &self.detector {
+            Some(p) => p.clone(),
+            None => locate(DEFAULT_DETECTOR).with_context(|| {
+                format!("the detector folder {DEFAULT_DETECTOR} was not found; pass --detector")
+            })?,
+        };
+        let config = MtcnnConfig {
+            min_face: self.min_face,
+            min_confidence: self.min_confidence,
+            ..MtcnnConfig::default()
+        };
+        Ok(Box::new(Mtcnn::load(&dir, config)?))
+    }
+}
+
+/// Face selection and blending.
+#[derive(Args, Debug, Clone)]
+pub struct FaceArgs {
+    /// Restore only the face closest to the image centre.
+    #[arg(long)]
+    pub only_center_face: bool,
+    /// Restore at most N faces per image (most confident first).
+    #[arg(long)]
+    pub max_faces: Option<usize>,
+    /// Soft edge of the paste-back mask, as a fraction of the crop side (0–0.5).
+    #[arg(long, default_value_t = 0.1)]
+    pub feather: f64,
+}
+
+impl FaceArgs {
+    /// The pipeline options.
+    pub fn options(&self) -> Result<PipelineOptions> {
+        if !(self.feather > 0.0 && self.feather <= 0.5) {
+            bail!("--feather must be in (0, 0.5], got {}", self.feather);
+        }
+        Ok(PipelineOptions {
+            only_center_face: self.only_center_face,
+            max_faces: self.max_faces,
+            feather: self.feather,
+        })
+    }
+}
+
+/// Builds a pipeline; the detector is skipped when `aligned`.
+pub fn pipeline(
+    policy: &PolicyArgs,
+    detector: &DetectorArgs,
+    faces: &FaceArgs,
+    aligned: bool,
+) -> Result<Pipeline> {
+    let policy = policy.load()?;
+    let detector = if aligned {
+        None
+    } else {
+        Some(detector.load()?)
+    };
+    Ok(Pipeline {
+        policy,
+        detector,
+        options: faces.options()?,
+    })
+}
+
+/// `name` with its extension replaced, e.g. for output files.
+pub fn output_name(input: &Path, suffix: &str, ext: &str) -> String {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
+    format!("{stem}{suffix}.{ext}")
+}

@@ -1,0 +1,151 @@
+//! `lrpo-edge restore`: restore the faces in image files.
+
+use super::common::{DetectorArgs, FaceArgs, PolicyArgs, output_name, pipeline};
+use crate::progress::Progress;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lrpo_shared::image::{load_rgb, save_rgb};
+use ndarray::{Array3, Axis, concatenate};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `lrpo-edge restore`.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Input images (PNG/JPEG), folders of them, or quoted globs such as "photos/*.jpg".
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(short, long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    #[command(flatten)]
+    pub faces: FaceArgs,
+    /// The inputs are already aligned face crops (square, FFHQ-aligned): no detection.
+    #[arg(long)]
+    pub aligned: bool,
+    /// Also write every aligned crop and its restoration to OUT/crops/.
+    #[arg(long)]
+    pub save_crops: bool,
+    /// Also write the input and the output side by side (NAME_compare.EXT).
+    #[arg(long)]
+    pub side_by_side: bool,
+    /// Suffix added to output file names.
+    #[arg(long, default_value = "")]
+    pub suffix: String,
+    /// Output format: png or jpg (default: png).
+    #[arg(long, default_value = "png")]
+    pub ext: String,
+}
+
+/// Restores every input; per-file errors are reported and the rest continue. Exit code 1 when
+/// any file failed.
+pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
+    let ext = args.ext.to_ascii_lowercase();
+    if !matches!(ext.as_str(), "png" | "jpg" | "jpeg") {
+        bail!("--ext must be png or jpg, got {:?}", args.ext);
+    }
+    let inputs = crate::inputs::expand_inputs(&args.inputs)?;
+    let pipe = pipeline(&args.policy, &args.detector, &args.faces, args.aligned)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "policy {} ({:?}, {} px crops), {} input(s)",
+        pipe.policy.model_path().display(),
+        pipe.policy.card().kind,
+        pipe.policy.crop_size(),
+        inputs.len()
+    )?;
+    let mut progress = Progress::new(inputs.len());
+    let (mut failed, mut no_face) = (0usize, 0usize);
+    for path in &inputs {
+        let start = Instant::now();
+        let outcome = (|| -> Result<String> {
+            let img = load_rgb(path)?;
+            let name = |suffix: &str| {
+                args.out
+                    .join(output_name(path, &format!("{}{suffix}", args.suffix), &ext))
+            };
+            let (result, report) = if args.aligned {
+                let r = pipe.process_aligned(&img.view())?;
+                (r, "aligned crop".to_string())
+            } else {
+                let r = pipe.process(&img.view())?;
+                if args.save_crops {
+                    for (k, f) in r.faces.iter().enumerate() {
+                        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                        save_rgb(
+                            &args
+                                .out
+                                .join("crops")
+                                .join(format!("{stem}_face{k}_input.png")),
+                            &f.crop.view(),
+                        )?;
+                        save_rgb(
+                            &args
+                                .out
+                                .join("crops")
+                                .join(format!("{stem}_face{k}_restored.png")),
+                            &f.restored.view(),
+                        )?;
+                    }
+                }
+                let report = if r.faces.is_empty() {
+                    no_face += 1;
+                    "no face found: written unchanged".to_string()
+                } else {
+                    let ms: f64 = r.faces.iter().map(|f| f.restore_ms).sum();
+                    format!(
+                        "{} face(s), detect {:.0} ms, restore {:.0} ms",
+                        r.faces.len(),
+                        r.detect_ms,
+                        ms
+                    )
+                };
+                (r.frame, report)
+            };
+            save_rgb(&name(""), &result.view())?;
+            if args.side_by_side {
+                let both: Array3<f32> = concatenate(Axis(2), &[img.view(), result.view()])?;
+                save_rgb(&name("_compare"), &both.view())?;
+            }
+            Ok(report)
+        })();
+        match outcome {
+            Ok(report) => writeln!(
+                out,
+                "{}: {report} ({:.0} ms total)",
+                path.display(),
+                start.elapsed().as_secs_f64() * 1e3
+            )?,
+            Err(e) => {
+                failed += 1;
+                let msg = format!("{e:#}");
+                if msg.contains(&path.display().to_string()) {
+                    eprintln!("error: {msg}");
+                } else {
+                    eprintln!("error: {}: {msg}", path.display());
+                }
+            }
+        }
+        progress.tick(&path.file_name().unwrap_or_default().to_string_lossy());
+    }
+    writeln!(
+        out,
+        "{} restored ({no_face} without a face), {failed} failed; outputs in {}",
+        inputs.len() - failed,
+        args.out.display()
+    )?;
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

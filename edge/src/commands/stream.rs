@@ -1,0 +1,173 @@
+//! `lrpo-edge stream`: restore faces in a live stream of raw RGB24 frames (stdin → stdout),
+//! so it composes with ffmpeg, GStreamer or v4l2 tools, e.g.
+//!
+//! ```text
+//! ffmpeg -i in.mp4 -f rawvideo -pix_fmt rgb24 - | lrpo-edge stream --width 640 --height 480 \
+//!   | ffmpeg -f rawvideo -pix_fmt rgb24 -s 640x480 -i - out.mp4
+//! ```
+
+use super::common::{DetectorArgs, FaceArgs, PolicyArgs, pipeline};
+use crate::pipeline::{Pipeline, select_faces, smooth_landmarks};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lrpo_shared::image::{DEFAULT_MAX_PIXELS, from_rgb8, to_rgb8};
+use lrpo_shared::onnx::detect::Detection;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `lrpo-edge stream`.
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    /// Frame width in pixels.
+    #[arg(long)]
+    pub width: usize,
+    /// Frame height in pixels.
+    #[arg(long)]
+    pub height: usize,
+    /// Run the face detector every N frames; in between, the last faces are reused.
+    #[arg(long, default_value_t = 5)]
+    pub detect_every: usize,
+    /// Landmark smoothing between detections: weight of the new landmarks (1 = none).
+    #[arg(long, default_value_t = 0.5)]
+    pub smoothing: f64,
+    /// Print latency statistics to stderr every N frames (0 = only at the end).
+    #[arg(long, default_value_t = 100)]
+    pub stats_every: usize,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    #[command(flatten)]
+    pub faces: FaceArgs,
+}
+
+/// Reads one frame; `Ok(false)` at a clean end of input. A frame cut short by the end of input
+/// is reported on stderr and ends the stream cleanly.
+fn read_frame(input: &mut impl Read, buf: &mut [u8], frame_no: usize) -> Result<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading frames from stdin"),
+        }
+    }
+    if got == buf.len() {
+        return Ok(true);
+    }
+    if got > 0 {
+        eprintln!(
+            "warning: stdin ended in the middle of frame {frame_no} ({got} of {} bytes); the partial frame is dropped",
+            buf.len()
+        );
+    }
+    Ok(false)
+}
+
+/// Matches new detections to the tracked faces (IoU > 0.3) and smooths their landmarks.
+pub fn update_tracks(tracks: &[Detection], found: Vec<Detection>, alpha: f64) -> Vec<Detection> {
+    found
+        .into_iter()
+        .map(|d| {
+            match tracks
+                .iter()
+                .filter(|t| t.iou(&d) > 0.3)
+                .max_by(|a, b| a.iou(&d).partial_cmp(&b.iou(&d)).unwrap())
+            {
+                Some(t) => Detection {
+                    landmarks: smooth_landmarks(&t.landmarks, &d.landmarks, alpha),
+                    ..d
+                },
+                None => d,
+            }
+        })
+        .collect()
+}
+
+struct Latency(Vec<f64>);
+
+impl Latency {
+    fn summary(&self) -> String {
+        let mut v = self.0.clone();
+        if v.is_empty() {
+            return "no frames".into();
+        }
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        format!(
+            "{} frames, latency median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            v.len(),
+            q(0.5),
+            q(0.9),
+            v[v.len() - 1]
+        )
+    }
+}
+
+/// Processes frames until the end of stdin.
+pub fn run(args: &StreamArgs) -> Result<ExitCode> {
+    if args.width == 0 || args.height == 0 {
+        bail!(
+            "--width and --height must be positive, got {}x{}",
+            args.width,
+            args.height
+        );
+    }
+    if (args.width * args.height) as u64 > DEFAULT_MAX_PIXELS {
+        bail!(
+            "{}x{} frames are larger than the {} pixel limit",
+            args.width,
+            args.height,
+            DEFAULT_MAX_PIXELS
+        );
+    }
+    if args.detect_every == 0 || !(args.smoothing > 0.0 && args.smoothing <= 1.0) {
+        bail!("--detect-every must be >= 1 and --smoothing in (0, 1]");
+    }
+    let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, false)?;
+    pipe.policy.warm_up(pipe.policy.crop_size())?;
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut buf = vec![0u8; args.width * args.height * 3];
+    let mut tracks: Vec<Detection> = Vec::new();
+    let mut lat = Latency(Vec::new());
+    let mut frame_no = 0usize;
+    eprintln!(
+        "streaming {}x{} RGB24 frames with {}",
+        args.width,
+        args.height,
+        pipe.policy.model_path().display()
+    );
+    while read_frame(&mut stdin, &mut buf, frame_no)? {
+        let start = Instant::now();
+        let frame = from_rgb8(&buf, args.width, args.height)?;
+        if frame_no.is_multiple_of(args.detect_every) {
+            let found = select_faces(
+                pipe.detect(&frame.view())?,
+                args.width,
+                args.height,
+                &pipe.options,
+            );
+            tracks = update_tracks(&tracks, found, args.smoothing);
+        }
+        let (out, _) = pipe.restore_faces(&frame.view(), &tracks)?;
+        let bytes = to_rgb8(&out.view())?;
+        match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                eprintln!("stdout closed after {frame_no} frames");
+                break;
+            }
+            Err(e) => return Err(e).context("writing frames to stdout"),
+        }
+        lat.0.push(start.elapsed().as_secs_f64() * 1e3);
+        frame_no += 1;
+        if args.stats_every > 0 && frame_no.is_multiple_of(args.stats_every) {
+            eprintln!("{} ({} face(s) tracked)", lat.summary(), tracks.len());
+        }
+    }
+    eprintln!("done: {}", lat.summary());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,283 @@
+//! The restoration policy at run time: an ONNX model plus its policy card, validated against
+//! each other when loaded, restoring aligned face crops.
+
+use anyhow::{Context, Result, bail, ensure};
+use lrpo_shared::card::{Layout, ModelKind, PolicyCard, SamplingSpec, ValueRange};
+use lrpo_shared::image::{check_rgb, from_model_range, to_model_range};
+use lrpo_shared::onnx::OnnxModel;
+use lrpo_shared::rng::Rng;
+use lrpo_shared::schedule::NoiseSchedule;
+use ndarray::{Array1, Array3, ArrayView3, Axis};
+use std::path::{Path, PathBuf};
+
+/// A loaded restoration policy.
+#[derive(Debug)]
+pub struct Policy {
+    model: OnnxModel,
+    card: PolicyCard,
+    card_path: PathBuf,
+    /// DDIM plan for ε-models.
+    sampling: Option<Sampler>,
+}
+
+/// The K-step sampler of an ε-model.
+#[derive(Debug)]
+struct Sampler {
+    schedule: NoiseSchedule,
+    steps: usize,
+    eta: f64,
+    seed: u64,
+}
+
+/// Options of the K-step sampler used for ε-models.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SamplerOptions {
+    /// DDIM steps (default: the card's).
+    pub steps: Option<usize>,
+    /// DDIM η (default: the card's).
+    pub eta: Option<f64>,
+    /// Seed of the initial noise and of the η-noise.
+    pub seed: u64,
+}
+
+
+impl Policy {
+    /// Loads `model` and the card next to it (`model.card`), and checks they agree.
+    pub fn load(model: &Path, sampler: SamplerOptions) -> Result<Self> {
+        let card_path = PolicyCard::path_for_model(model);
+        if !model.exists() {
+            bail!("{}: model file not found", model.display());
+        }
+        let card = PolicyCard::load(&card_path).with_context(|| {
+            format!(
+                "{}: every policy needs its card next to it",
+                model.display()
+            )
+        })?;
+        let onnx = OnnxModel::load(model)?;
+        let policy = Policy {
+            sampling: None,
+            model: onnx,
+            card,
+            card_path,
+        };
+        policy.check_card().with_context(|| {
+            format!(
+                "{} does not match its card {}",
+                model.display(),
+                policy.card_path.display()
+            )
+        })?;
+        let sampling = match (&policy.card.kind, &policy.card.sampling) {
+            (
+                ModelKind::Epsilon,
+                Some(SamplingSpec {
+                    schedule,
+                    steps,
+                    eta,
+                }),
+            ) => {
+                let schedule = NoiseSchedule::new(schedule.clone())?;
+                let steps = sampler.steps.unwrap_or(*steps as usize);
+                let eta = sampler.eta.unwrap_or(*eta as f64);
+                schedule.ddim_steps(steps, eta)?;
+                Some(Sampler {
+                    schedule,
+                    steps,
+                    eta,
+                    seed: sampler.seed,
+                })
+            }
+            (ModelKind::Epsilon, None) => bail!(
+                "{}: an ε-model card needs a sampling section",
+                policy.card_path.display()
+            ),
+            _ => None,
+        };
+        Ok(Policy { sampling, ..policy })
+    }
+
+    fn check_card(&self) -> Result<()> {
+        let c = &self.card;
+        ensure!(
+            c.input.channels == 3,
+            "card says {} channels; only RGB (3) is supported",
+            c.input.channels
+        );
+        ensure!(
+            c.input.layout == Layout::Nchw,
+            "card layout {:?} is not supported",
+            c.input.layout
+        );
+        ensure!(c.input.size > 0, "card input size is 0");
+        let want_inputs: Vec<&str> = match c.kind {
+            ModelKind::OneStep => vec!["lq"],
+            ModelKind::Epsilon => vec!["x_t", "t", "lq"],
+        };
+        ensure!(
+            c.input
+                .input_names
+                .iter()
+                .map(String::as_str)
+                .eq(want_inputs.iter().copied()),
+            "a {:?} policy has inputs {want_inputs:?}; the card lists {:?}",
+            c.kind,
+            c.input.input_names
+        );
+        ensure!(
+            self.model.input_names() == c.input.input_names.as_slice(),
+            "the model's inputs are {:?}, the card lists {:?}",
+            self.model.input_names(),
+            c.input.input_names
+        );
+        ensure!(
+            self.model.output_names().first() == Some(&c.input.output_name),
+            "the model's outputs are {:?}, the card names {:?}",
+            self.model.output_names(),
+            c.input.output_name
+        );
+        for (name, dims) in self.model.input_names().iter().zip(self.model.input_dims()) {
+            if name == "t" {
+                continue;
+            }
+            ensure!(
+                dims.len() == 4,
+                "input {name:?} has rank {}, expected NCHW",
+                dims.len()
+            );
+            ensure!(
+                dims[1].is_none_or(|d| d == 3),
+                "input {name:?} has {:?} channels, the card says 3",
+                dims[1]
+            );
+            for (axis, d) in [(2, dims[2]), (3, dims[3])] {
+                if let Some(d) = d {
+                    ensure!(
+                        d == c.input.size as usize,
+                        "input {name:?} axis {axis} is fixed at {d}, the card says {}",
+                        c.input.size
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The card.
+    pub fn card(&self) -> &PolicyCard {
+        &self.card
+    }
+
+    /// The model file.
+    pub fn model_path(&self) -> &Path {
+        self.model.path()
+    }
+
+    /// Side of the aligned crop the policy restores.
+    pub fn crop_size(&self) -> usize {
+        self.card.input.size as usize
+    }
+
+    /// Multiply-accumulates of one network run on a `side × side` crop (tract's count; an
+    /// ε-model runs this once per sampling step).
+    pub fn fma_per_run(&self, side: usize) -> Result<u64> {
+        let img = vec![1, 3, side, side];
+        let shapes: Vec<Vec<usize>> = self
+            .model
+            .input_names()
+            .iter()
+            .map(|n| if n == "t" { vec![1] } else { img.clone() })
+            .collect();
+        Ok(self.model.fma_count(&shapes)?)
+    }
+
+    /// Builds (and caches) tract's plan for a crop side, so the first face is not slowed down.
+    pub fn warm_up(&self, side: usize) -> Result<()> {
+        let img = Array3::<f32>::from_elem((3, side, side), 0.5);
+        self.restore(&img.view())?;
+        Ok(())
+    }
+
+    /// Restores an aligned face crop `[3, S, S]`, RGB [0, 1]; returns the same shape, clamped
+    /// to [0, 1].
+    pub fn restore(&self, crop: &ArrayView3<f32>) -> Result<Array3<f32>> {
+        let (h, w) = check_rgb(crop, "face crop")?;
+        ensure!(
+            self.card.accepts_size(h as u32) && self.card.accepts_size(w as u32),
+            "a {w}x{h} crop does not fit this policy (card: size {}, multiple of {})",
+            self.card.input.size,
+            self.card.input.multiple_of
+        );
+        let to_model = |x: &ArrayView3<f32>| match self.card.input.value_range {
+            ValueRange::ZeroOne => x.to_owned(),
+            ValueRange::MinusOneOne => to_model_range(x),
+        };
+        let from_model = |x: &ArrayView3<f32>| match self.card.input.value_range {
+            ValueRange::ZeroOne => x.to_owned(),
+            ValueRange::MinusOneOne => from_model_range(x),
+        };
+        let out = match self.card.kind {
+            ModelKind::OneStep => {
+                let x = to_model(crop).insert_axis(Axis(0)).into_dyn();
+                let y = self.model.run(&[x.view()])?.remove(0);
+                ensure!(
+                    y.shape() == x.shape(),
+                    "{}: output shape {:?}, expected {:?}",
+                    self.model.path().display(),
+                    y.shape(),
+                    x.shape()
+                );
+                let y = y
+                    .index_axis_move(Axis(0), 0)
+                    .into_dimensionality::<ndarray::Ix3>()?;
+                from_model(&y.view())
+            }
+            ModelKind::Epsilon => self.sample(crop, &to_model, &from_model)?,
+        };
+        if out.iter().any(|v| !v.is_finite()) {
+            bail!(
+                "{}: the policy produced NaN or infinite values",
+                self.model.path().display()
+            );
+        }
+        Ok(out.mapv(|v| v.clamp(0.0, 1.0)))
+    }
+
+    /// K-step DDIM sampling of an ε-model conditioned on the crop.
+    fn sample(
+        &self,
+        crop: &ArrayView3<f32>,
+        to_model: &dyn Fn(&ArrayView3<f32>) -> Array3<f32>,
+        from_model: &dyn Fn(&ArrayView3<f32>) -> Array3<f32>,
+    ) -> Result<Array3<f32>> {
+        let sampler = self
+            .sampling
+            .as_ref()
+            .expect("ε-models have a sampling plan");
+        let steps = sampler.schedule.ddim_steps(sampler.steps, sampler.eta)?;
+        let lq = to_model(crop).insert_axis(Axis(0)).into_dyn();
+        let shape = lq.shape().to_vec();
+        let n: usize = shape.iter().product();
+        let mut rng = Rng::new(sampler.seed);
+        let mut x = vec![0.0f32; n];
+        rng.fill_normal(&mut x);
+        let mut z = vec![0.0f32; n];
+        for step in &steps {
+            let xt = ndarray::ArrayD::from_shape_vec(shape.clone(), x.clone())?;
+            let t = Array1::from_elem(1, step.t as f32).into_dyn();
+            let eps = self.model.run(&[xt.view(), t.view(), lq.view()])?.remove(0);
+            ensure!(
+                eps.len() == n,
+                "{}: ε output has {} values, expected {n}",
+                self.model.path().display(),
+                eps.len()
+            );
+            if step.std_dev_t > 0.0 {
+                rng.fill_normal(&mut z);
+            }
+            step.step(&mut x, eps.as_slice().expect("contiguous"), &z);
+        }
+        let x = Array3::from_shape_vec((shape[1], shape[2], shape[3]), x)?;
+        Ok(from_model(&x.view()))
+    }
+}

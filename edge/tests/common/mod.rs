@@ -1,0 +1,141 @@
+//! Small restoration policies built in the tests (ONNX + card), until a trained one ships.
+#![allow(dead_code)]
+
+use lrpo_shared::card::{
+    InputSpec, Layout, ModelKind, PolicyCard, Provenance, Quantization, SamplingSpec, ValueRange,
+};
+use lrpo_shared::onnx::writer::ConvAttrs;
+use lrpo_shared::onnx::{Dim, ElemType, GraphBuilder};
+use lrpo_shared::schedule::ScheduleConfig;
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lrpo-edge-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The sharpening kernel of the test policy: `1.5·δ − 0.5·box3`.
+pub fn sharpen_kernel() -> [f32; 9] {
+    std::array::from_fn(|i| if i == 4 { 1.5 - 0.5 / 9.0 } else { -0.5 / 9.0 })
+}
+
+pub fn card(
+    kind: ModelKind,
+    size: u32,
+    inputs: &[&str],
+    output: &str,
+    range: ValueRange,
+) -> PolicyCard {
+    PolicyCard {
+        name: "test".into(),
+        kind,
+        input: InputSpec {
+            size,
+            multiple_of: 1,
+            channels: 3,
+            layout: Layout::Nchw,
+            value_range: range,
+            input_names: inputs.iter().map(|s| s.to_string()).collect(),
+            output_name: output.into(),
+        },
+        sampling: (kind == ModelKind::Epsilon).then(|| SamplingSpec {
+            schedule: ScheduleConfig::default(),
+            steps: 4,
+            eta: 0.5,
+        }),
+        quantization: Quantization::F32,
+        reward: vec![],
+        provenance: Provenance {
+            run: "built in a test".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// A one-step "restorer": a depthwise 3 × 3 sharpening convolution on [N,3,H,W] in [0, 1].
+pub fn sharpen_policy(dir: &Path, name: &str, size: u32) -> PathBuf {
+    let mut g = GraphBuilder::new("sharpen");
+    let dims = [Dim::sym("N"), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
+    let x = g.input("lq", ElemType::F32, &dims);
+    let k = sharpen_kernel();
+    let w: Vec<f32> = (0..3).flat_map(|_| k).collect();
+    let wn = g.initializer_f32("w", &[3, 1, 3, 3], &w);
+    let mut a = ConvAttrs::same(3);
+    a.group = 3;
+    g.conv(&x, &wn, None, &a);
+    let y = g.rename_last_output("restored");
+    g.output(&y, ElemType::F32, &dims);
+    let path = dir.join(format!("{name}.onnx"));
+    g.save(&path).unwrap();
+    card(
+        ModelKind::OneStep,
+        size,
+        &["lq"],
+        "restored",
+        ValueRange::ZeroOne,
+    )
+    .save(&PolicyCard::path_for_model(&path))
+    .unwrap();
+    path
+}
+
+/// An ε-model `ε(x_t, t, lq) = 0.5·x_t − 0.5·lq + 0·t` in [−1, 1].
+pub fn epsilon_policy(dir: &Path, size: u32) -> PathBuf {
+    let mut g = GraphBuilder::new("eps");
+    let dims = [Dim::Fixed(1), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
+    let x = g.input("x_t", ElemType::F32, &dims);
+    let t = g.input("t", ElemType::F32, &[Dim::Fixed(1)]);
+    let lq = g.input("lq", ElemType::F32, &dims);
+    let half = g.scalar_f32(0.5);
+    let zero = g.scalar_f32(0.0);
+    let d = g.sub(&x, &lq);
+    let e = g.mul(&d, &half);
+    let t0 = g.mul(&t, &zero);
+    g.add(&e, &t0);
+    let y = g.rename_last_output("eps");
+    g.output(&y, ElemType::F32, &dims);
+    let path = dir.join("eps.onnx");
+    g.save(&path).unwrap();
+    card(
+        ModelKind::Epsilon,
+        size,
+        &["x_t", "t", "lq"],
+        "eps",
+        ValueRange::MinusOneOne,
+    )
+    .save(&PolicyCard::path_for_model(&path))
+    .unwrap();
+    path
+}
+
+/// A one-step policy that returns its input (1 × 1 depthwise convolution of weight 1), for
+/// checking the pipeline's geometry: restoring with it must give back the frame.
+pub fn identity_policy(dir: &Path, size: u32) -> PathBuf {
+    let mut g = GraphBuilder::new("identity");
+    let dims = [Dim::sym("N"), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
+    let x = g.input("lq", ElemType::F32, &dims);
+    let wn = g.initializer_f32("w", &[3, 1, 1, 1], &[1.0, 1.0, 1.0]);
+    let mut a = ConvAttrs::same(1);
+    a.group = 3;
+    g.conv(&x, &wn, None, &a);
+    let y = g.rename_last_output("restored");
+    g.output(&y, ElemType::F32, &dims);
+    let path = dir.join("identity.onnx");
+    g.save(&path).unwrap();
+    card(
+        ModelKind::OneStep,
+        size,
+        &["lq"],
+        "restored",
+        ValueRange::ZeroOne,
+    )
+    .save(&PolicyCard::path_for_model(&path))
+    .unwrap();
+    path
+}

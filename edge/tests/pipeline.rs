@@ -1,0 +1,183 @@
+//! The detect → align → restore → paste-back pipeline on real photographs.
+
+mod common;
+
+use common::*;
+use lrpo_edge::pipeline::{Pipeline, PipelineOptions, select_faces};
+use lrpo_edge::runtime::{Policy, SamplerOptions};
+use lrpo_shared::image::load_rgb;
+use lrpo_shared::metrics::psnr;
+use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
+use lrpo_shared::onnx::detect::{Detection, FaceDetector};
+use ndarray::s;
+
+fn pipeline(model: &std::path::Path) -> Pipeline {
+    Pipeline {
+        policy: Policy::load(model, SamplerOptions::default()).unwrap(),
+        detector: Some(Box::new(
+            Mtcnn::load(&root().join("models/mtcnn"), MtcnnConfig::default()).unwrap(),
+        )),
+        options: PipelineOptions::default(),
+    }
+}
+
+#[test]
+fn montage_faces_of_every_size_round_trip_through_an_identity_policy() {
+    let dir = scratch("pipe-identity");
+    let frame = load_rgb(&root().join("data/scenes/montage.jpg")).unwrap();
+    // Crops both smaller (64) and larger (512) than the faces (eye distances ~40–110 px).
+    for (size, min_db) in [(512u32, 38.0), (64, 24.0)] {
+        let p = pipeline(&identity_policy(&dir, size));
+        let r = p.process(&frame.view()).unwrap();
+        assert_eq!(r.faces.len(), 4, "size {size}");
+        let db = psnr(&r.frame.view(), &frame.view()).unwrap();
+        println!("identity policy at {size} px: 4 faces, whole-frame PSNR {db:.2} dB");
+        assert!(db > min_db, "size {size}: {db:.2} dB");
+    }
+}
+
+#[test]
+fn a_sharpening_policy_changes_the_faces_and_nothing_else() {
+    let dir = scratch("pipe-sharpen");
+    let p = pipeline(&sharpen_policy(&dir, "s", 128));
+    let frame = load_rgb(&root().join("data/faces/grace_hopper.jpg")).unwrap();
+    let r = p.process(&frame.view()).unwrap();
+    assert_eq!(r.faces.len(), 1);
+    // The face changed; a corner far from it did not.
+    let face = s![.., 200..260, 220..300];
+    assert!(
+        psnr(
+            &r.frame.slice(face).to_owned().view(),
+            &frame.slice(face).to_owned().view()
+        )
+        .unwrap()
+            < 45.0
+    );
+    let corner = s![.., 0..40, 0..40];
+    assert_eq!(r.frame.slice(corner), frame.slice(corner));
+    // The crop and its restoration are the policy's size.
+    assert_eq!(r.faces[0].crop.dim(), (3, 128, 128));
+    assert!(
+        r.frame
+            .iter()
+            .all(|v| v.is_finite() && (0.0..=1.0).contains(v))
+    );
+}
+
+#[test]
+fn a_frame_without_faces_passes_through_unchanged() {
+    let dir = scratch("pipe-noface");
+    let p = pipeline(&sharpen_policy(&dir, "s", 64));
+    let cam = load_rgb(&root().join("data/faces/camera.png")).unwrap();
+    let background = cam.slice(s![.., 260..512, ..]).to_owned();
+    let r = p.process(&background.view()).unwrap();
+    assert!(r.faces.is_empty());
+    assert_eq!(r.frame, background);
+}
+
+#[test]
+fn overlapping_faces_are_pasted_one_over_the_other() {
+    let dir = scratch("pipe-overlap");
+    let p = pipeline(&sharpen_policy(&dir, "s", 96));
+    let frame = load_rgb(&root().join("data/faces/grace_hopper.jpg")).unwrap();
+    let found = p.detect(&frame.view()).unwrap();
+    assert_eq!(found.len(), 1);
+    // A second, shifted copy of the face overlapping the first by most of its area.
+    let mut shifted: Detection = found[0].clone();
+    for l in shifted.landmarks.iter_mut() {
+        l[0] += 25.0;
+    }
+    shifted.bbox[0] += 25.0;
+    shifted.bbox[2] += 25.0;
+    assert!(found[0].iou(&shifted) > 0.5);
+    let (out, faces) = p
+        .restore_faces(&frame.view(), &[found[0].clone(), shifted])
+        .unwrap();
+    assert_eq!(faces.len(), 2);
+    assert!(out.iter().all(|v| v.is_finite()));
+    // Both crops came from the input frame, not from the first restoration.
+    let (single, _) = p.restore_faces(&frame.view(), &found[..1]).unwrap();
+    assert_ne!(single, out);
+}
+
+#[test]
+fn face_selection() {
+    let d = |x: f64, score: f64| Detection {
+        bbox: [x, 100.0, x + 50.0, 150.0],
+        score,
+        landmarks: [
+            [x + 10.0, 110.0],
+            [x + 40.0, 110.0],
+            [x + 25.0, 125.0],
+            [x + 15.0, 140.0],
+            [x + 35.0, 140.0],
+        ],
+    };
+    let faces = vec![d(0.0, 0.97), d(180.0, 0.96), d(400.0, 0.99)];
+    let o = PipelineOptions {
+        max_faces: Some(2),
+        ..Default::default()
+    };
+    let sel = select_faces(faces.clone(), 400, 250, &o);
+    assert_eq!(
+        sel.iter().map(|f| f.score).collect::<Vec<_>>(),
+        vec![0.99, 0.97]
+    );
+    let o = PipelineOptions {
+        only_center_face: true,
+        ..Default::default()
+    };
+    let sel = select_faces(faces, 400, 250, &o);
+    assert_eq!(sel.len(), 1);
+    assert_eq!(sel[0].bbox[0], 180.0);
+}
+
+#[test]
+fn aligned_inputs_skip_detection_and_keep_their_size() {
+    let dir = scratch("pipe-aligned");
+    let p = Pipeline {
+        policy: Policy::load(&identity_policy(&dir, 64), SamplerOptions::default()).unwrap(),
+        detector: None,
+        options: PipelineOptions::default(),
+    };
+    let x = ndarray::Array3::from_shape_fn((3, 64, 64), |(c, y, x)| ((x + y + c) % 7) as f32 / 7.0);
+    assert_eq!(p.process_aligned(&x.view()).unwrap(), x);
+    let big = ndarray::Array3::<f32>::from_elem((3, 100, 100), 0.3);
+    let out = p.process_aligned(&big.view()).unwrap();
+    assert_eq!(out.dim(), (3, 100, 100));
+    assert!(out.iter().all(|v| (v - 0.3).abs() < 1e-5));
+    let oblong = ndarray::Array3::<f32>::zeros((3, 64, 80));
+    assert!(
+        p.process_aligned(&oblong.view())
+            .unwrap_err()
+            .to_string()
+            .contains("square")
+    );
+    assert!(
+        p.process(&x.view())
+            .unwrap_err()
+            .to_string()
+            .contains("no face detector")
+    );
+}
+
+#[test]
+fn the_detector_finds_the_four_montage_faces() {
+    let det = Mtcnn::load(&root().join("models/mtcnn"), MtcnnConfig::default()).unwrap();
+    let frame = load_rgb(&root().join("data/scenes/montage.jpg")).unwrap();
+    let found = det.detect(&frame.view()).unwrap();
+    assert_eq!(found.len(), 4, "{found:?}");
+    // One per tile.
+    let mut tiles: Vec<(bool, bool)> = found
+        .iter()
+        .map(|f| {
+            (
+                (f.bbox[0] + f.bbox[2]) / 2.0 > 340.0,
+                (f.bbox[1] + f.bbox[3]) / 2.0 > 330.0,
+            )
+        })
+        .collect();
+    tiles.sort();
+    tiles.dedup();
+    assert_eq!(tiles.len(), 4);
+}
