@@ -9,6 +9,5 @@
 pub mod commands;
 pub mod inputs;
 pub mod pipeline;
-pub mod progress;
 pub mod runtime;
 pub mod threads;

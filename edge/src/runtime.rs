@@ -26,6 +26,7 @@ struct Sampler {
     schedule: NoiseSchedule,
     steps: usize,
     eta: f64,
+    clip_x0: bool,
     seed: u64,
 }
 
@@ -39,7 +40,6 @@ pub struct SamplerOptions {
     /// Seed of the initial noise and of the η-noise.
     pub seed: u64,
 }
-
 
 impl Policy {
     /// Loads `model` and the card next to it (`model.card`), and checks they agree.
@@ -75,6 +75,7 @@ impl Policy {
                     schedule,
                     steps,
                     eta,
+                    clip_x0,
                 }),
             ) => {
                 let schedule = NoiseSchedule::new(schedule.clone())?;
@@ -85,6 +86,7 @@ impl Policy {
                     schedule,
                     steps,
                     eta,
+                    clip_x0: *clip_x0,
                     seed: sampler.seed,
                 })
             }
@@ -275,7 +277,12 @@ impl Policy {
             if step.std_dev_t > 0.0 {
                 rng.fill_normal(&mut z);
             }
-            step.step(&mut x, eps.as_slice().expect("contiguous"), &z);
+            step.step(
+                &mut x,
+                eps.as_slice().expect("contiguous"),
+                &z,
+                sampler.clip_x0,
+            );
         }
         let x = Array3::from_shape_vec((shape[1], shape[2], shape[3]), x)?;
         Ok(from_model(&x.view()))

@@ -72,7 +72,7 @@ fn epsilon_policy_samples_like_a_direct_ddim_loop() {
     {
         let eps: Vec<f32> = x.iter().zip(&lq).map(|(a, b)| 0.5 * a - 0.5 * b).collect();
         rng.fill_normal(&mut z);
-        s.step(&mut x, &eps, &z);
+        s.step(&mut x, &eps, &z, true);
     }
     for (g, w) in got.iter().zip(&x) {
         assert!((g - ((w + 1.0) / 2.0).clamp(0.0, 1.0)).abs() < 1e-5);

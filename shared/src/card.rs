@@ -90,6 +90,8 @@ pub struct SamplingSpec {
     pub steps: u32,
     /// Recommended DDIM η.
     pub eta: f32,
+    /// Clamp the predicted clean image x̂0 to [−1, 1] at every step (pixel-space policies).
+    pub clip_x0: bool,
 }
 
 /// Where the model came from.
@@ -230,6 +232,7 @@ mod tests {
                 schedule: ScheduleConfig::default(),
                 steps: 50,
                 eta: 0.8,
+                clip_x0: true,
             }),
             quantization: Quantization::Int8 {
                 per_channel: true,

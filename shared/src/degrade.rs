@@ -340,6 +340,21 @@ impl DegradeParams {
 
 /// Applies a degradation to an RGB image in [0, 1]; returns an 8-bit-exact LQ of the same size.
 pub fn degrade(img: &ArrayView3<f32>, params: &DegradeParams) -> Result<Array3<f32>> {
+    Ok(degrade_full(img, params)?.lq)
+}
+
+/// A degraded image and its low-resolution form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Degraded {
+    /// The LQ at the input's size (what restorers get).
+    pub lq: Array3<f32>,
+    /// The LQ at the downscaled size, after noise and JPEG, before being resized back (8-bit
+    /// exact): what a bicubic-upsampling baseline starts from.
+    pub small: Array3<f32>,
+}
+
+/// [`degrade`], also returning the small LQ.
+pub fn degrade_full(img: &ArrayView3<f32>, params: &DegradeParams) -> Result<Degraded> {
     let (h, w) = check_rgb(img, "image to degrade")?;
     if !(params.scale.is_finite() && params.scale > 0.0 && params.noise_sigma.is_finite()) {
         return Err(Error::invalid(
@@ -378,7 +393,10 @@ pub fn degrade(img: &ArrayView3<f32>, params: &DegradeParams) -> Result<Array3<f
     let decoded = crate::image::decode_rgb(&jpeg, std::path::Path::new("<jpeg>"), u64::MAX)?;
     // 5. Back to the input size, 8-bit.
     let back = resize_planes(&decoded.view(), h, w, Filter::Bilinear);
-    crate::image::quantize_u8(&back.view())
+    Ok(Degraded {
+        lq: crate::image::quantize_u8(&back.view())?,
+        small: decoded,
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! - [`card`]: the policy card shipped beside every exported model.
 //! - [`rng`]: the seeded random number generator every random process uses.
 //! - [`fsio`]: atomic file writes.
+//! - [`progress`]: a progress bar on stderr for long commands.
 
 pub mod align;
 pub mod card;
@@ -22,6 +23,7 @@ pub mod image;
 pub mod metrics;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod progress;
 pub mod resize;
 pub mod reward;
 pub mod rng;

@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use crate::image::check_rgb;
-use ndarray::{Array3, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView3};
 
 /// The interpolation kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -149,6 +149,96 @@ pub fn resize(
         ));
     }
     Ok(resize_planes(img, out_h, out_w, filter))
+}
+
+/// PIL's `Image.resize(..., BICUBIC)` of a float ('F' mode) image: separable antialiased cubic
+/// convolution (a = −0.5, support scaled by the shrink factor), horizontal pass first, each
+/// pass accumulated in f64 and stored as f32 as PIL stores 'F' images.
+pub fn pil_bicubic_resize(img: &Array2<f64>, out_h: usize, out_w: usize) -> Array2<f64> {
+    fn cubic(x: f64) -> f64 {
+        const A: f64 = -0.5;
+        let x = x.abs();
+        if x < 1.0 {
+            ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+        } else if x < 2.0 {
+            (((x - 5.0) * x + 8.0) * x - 4.0) * A
+        } else {
+            0.0
+        }
+    }
+    // precompute_coeffs from Pillow's Resample.c.
+    fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
+        let scale = in_size as f64 / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = 2.0 * filterscale;
+        (0..out_size)
+            .map(|xx| {
+                let center = (xx as f64 + 0.5) * scale;
+                let ss = 1.0 / filterscale;
+                let xmin = ((center - support + 0.5) as isize).max(0) as usize;
+                let xmax = ((center + support + 0.5) as isize).min(in_size as isize) as usize;
+                let mut k: Vec<f64> = (xmin..xmax)
+                    .map(|x| cubic((x as f64 - center + 0.5) * ss))
+                    .collect();
+                let ww: f64 = k.iter().sum();
+                if ww != 0.0 {
+                    k.iter_mut().for_each(|v| *v /= ww);
+                }
+                (xmin, k)
+            })
+            .collect()
+    }
+    let (h, w) = img.dim();
+    let kx = coeffs(w, out_w);
+    let mut tmp = Array2::<f64>::zeros((h, out_w));
+    for y in 0..h {
+        for (xx, (xmin, k)) in kx.iter().enumerate() {
+            let acc: f64 = k
+                .iter()
+                .enumerate()
+                .map(|(i, kv)| img[[y, xmin + i]] * kv)
+                .sum();
+            tmp[[y, xx]] = acc as f32 as f64;
+        }
+    }
+    let ky = coeffs(h, out_h);
+    let mut out = Array2::<f64>::zeros((out_h, out_w));
+    for (yy, (ymin, k)) in ky.iter().enumerate() {
+        for x in 0..out_w {
+            let acc: f64 = k
+                .iter()
+                .enumerate()
+                .map(|(i, kv)| tmp[[ymin + i, x]] * kv)
+                .sum();
+            out[[yy, x]] = acc as f32 as f64;
+        }
+    }
+    out
+}
+
+/// Antialiased resize of an RGB `[3, H, W]` image with PIL's bicubic filter (support widened
+/// by the shrink factor, so shrinking averages instead of aliasing), for preparing training
+/// images at a lower resolution. Values are not clamped.
+pub fn resize_antialiased(
+    img: &ArrayView3<f32>,
+    out_h: usize,
+    out_w: usize,
+) -> Result<Array3<f32>> {
+    check_rgb(img, "image to resize")?;
+    if out_h == 0 || out_w == 0 {
+        return Err(crate::error::Error::invalid(
+            "resize target",
+            format!("{out_w}x{out_h} has a zero dimension"),
+        ));
+    }
+    let mut out = Array3::<f32>::zeros((3, out_h, out_w));
+    for c in 0..3 {
+        let plane = img.index_axis(ndarray::Axis(0), c).mapv(|v| v as f64);
+        let r = pil_bicubic_resize(&plane, out_h, out_w);
+        out.index_axis_mut(ndarray::Axis(0), c)
+            .assign(&r.mapv(|v| v as f32));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

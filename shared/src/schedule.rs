@@ -256,11 +256,19 @@ impl DdimStep {
         (sp * a, sp * b + self.dir_coef())
     }
 
-    /// μ for flat buffers: `mu[i] = c_x·x_t[i] + c_eps·eps[i]`.
-    pub fn mean(&self, x_t: &[f32], eps: &[f32], mu: &mut [f32]) {
-        let (cx, ce) = self.mean_coefs();
+    /// μ for flat buffers. With `clip_x0`, x̂0 is clamped to [−1, 1] before μ is formed
+    /// (`μ = sqrt(ᾱ_prev)·clamp(x̂0) + dir_coef·ε̂`, diffusers' `clip_sample`), which keeps
+    /// pixel-space sampling stable when ε̂ is poor at high noise; without it
+    /// `mu[i] = c_x·x_t[i] + c_eps·eps[i]`.
+    pub fn mean(&self, x_t: &[f32], eps: &[f32], mu: &mut [f32], clip_x0: bool) {
+        let (a, b) = self.pred_x0_coefs();
+        let (sp, d) = (self.alpha_prod_t_prev.sqrt(), self.dir_coef());
         for ((m, &x), &e) in mu.iter_mut().zip(x_t).zip(eps) {
-            *m = (cx * x as f64 + ce * e as f64) as f32;
+            let mut x0 = a * x as f64 + b * e as f64;
+            if clip_x0 {
+                x0 = x0.clamp(-1.0, 1.0);
+            }
+            *m = (sp * x0 + d * e as f64) as f32;
         }
     }
 
@@ -272,13 +280,18 @@ impl DdimStep {
         }
     }
 
-    /// One full step in place: `x ← μ(x, ε̂) + σ_t·z`. `z` may be empty when σ_t = 0.
-    pub fn step(&self, x: &mut [f32], eps: &[f32], z: &[f32]) {
-        let (cx, ce) = self.mean_coefs();
+    /// One full step in place: `x ← μ(x, ε̂) + σ_t·z` (see [`DdimStep::mean`] for `clip_x0`).
+    /// `z` may be empty when σ_t = 0.
+    pub fn step(&self, x: &mut [f32], eps: &[f32], z: &[f32], clip_x0: bool) {
+        let mut mu = vec![0.0f32; x.len()];
+        self.mean(x, eps, &mut mu, clip_x0);
         let s = self.std_dev_t;
         for (i, v) in x.iter_mut().enumerate() {
-            let noise = if s > 0.0 { s * z[i] as f64 } else { 0.0 };
-            *v = (cx * *v as f64 + ce * eps[i] as f64 + noise) as f32;
+            *v = if s > 0.0 {
+                (mu[i] as f64 + s * z[i] as f64) as f32
+            } else {
+                mu[i]
+            };
         }
     }
 }
@@ -375,7 +388,7 @@ mod tests {
         for i in 0..3 {
             assert!((rec[i] - x0[i]).abs() < 1e-5);
         }
-        step.step(&mut x, &eps, &[]);
+        step.step(&mut x, &eps, &[], false);
         let (ap, bp) = (
             step.alpha_prod_t_prev.sqrt(),
             (1.0 - step.alpha_prod_t_prev).sqrt(),
@@ -384,6 +397,25 @@ mod tests {
             let want = ap * x0[i] as f64 + bp * eps[i] as f64;
             assert!((x[i] as f64 - want).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn clipping_bounds_the_predicted_clean_image() {
+        let s = NoiseSchedule::stable_diffusion();
+        let step = s.ddim_steps(10, 0.0).unwrap()[0];
+        // An ε̂ that implies a wildly out-of-range x̂0.
+        let (x, e) = ([0.0f32], [-5.0f32]);
+        let (mut free, mut clipped) = ([0.0f32], [0.0f32]);
+        step.mean(&x, &e, &mut free, false);
+        step.mean(&x, &e, &mut clipped, true);
+        let (a, b) = step.pred_x0_coefs();
+        let want_free =
+            step.alpha_prod_t_prev.sqrt() * (a * 0.0 + b * -5.0) + step.dir_coef() * -5.0;
+        let want_clip = step.alpha_prod_t_prev.sqrt() * 1.0 + step.dir_coef() * -5.0;
+        assert!(
+            (free[0] as f64 - want_free).abs() < 1e-4
+                && (clipped[0] as f64 - want_clip).abs() < 1e-5
+        );
     }
 
     #[test]

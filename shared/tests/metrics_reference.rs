@@ -144,7 +144,7 @@ fn pil_bicubic_half_matches_pillow() {
     };
     let input = to_plane(&fx["pil_bicubic_half"]["input"]);
     let want = to_plane(&fx["pil_bicubic_half"]["output"]);
-    let got = niqe::pil_bicubic_resize(&input, want.nrows(), want.ncols());
+    let got = lrpo_shared::resize::pil_bicubic_resize(&input, want.nrows(), want.ncols());
     for (a, b) in got.iter().zip(want.iter()) {
         assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
     }

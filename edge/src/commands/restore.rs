@@ -1,10 +1,10 @@
 //! `lrpo-edge restore`: restore the faces in image files.
 
 use super::common::{DetectorArgs, FaceArgs, PolicyArgs, output_name, pipeline};
-use crate::progress::Progress;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::image::{load_rgb, save_rgb};
+use lrpo_shared::progress::Progress;
 use ndarray::{Array3, Axis, concatenate};
 use std::io::Write;
 use std::path::PathBuf;

@@ -48,6 +48,7 @@ pub fn card(
             schedule: ScheduleConfig::default(),
             steps: 4,
             eta: 0.5,
+            clip_x0: true,
         }),
         quantization: Quantization::F32,
         reward: vec![],

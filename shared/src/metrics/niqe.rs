@@ -17,7 +17,7 @@
 //!   the averaged covariance.
 
 use super::special::gamma;
-use super::{Plane, weighted_gray};
+use super::weighted_gray;
 use crate::error::{Error, Result};
 use crate::image::check_rgb;
 use ndarray::{Array1, Array2, ArrayView3, s};
@@ -86,71 +86,6 @@ fn nearest_alpha_index(target: f64) -> usize {
     }
     let (dl, dr) = ((rho[i - 1] - target).powi(2), (rho[i] - target).powi(2));
     if dr < dl { i } else { i - 1 }
-}
-
-/// PIL's `Image.resize(..., BICUBIC)` of a float ('F' mode) image: separable antialiased cubic
-/// convolution (a = −0.5, support scaled by the shrink factor), horizontal pass first, each
-/// pass accumulated in f64 and stored as f32 as PIL stores 'F' images.
-pub fn pil_bicubic_resize(img: &Plane, out_h: usize, out_w: usize) -> Plane {
-    fn cubic(x: f64) -> f64 {
-        const A: f64 = -0.5;
-        let x = x.abs();
-        if x < 1.0 {
-            ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
-        } else if x < 2.0 {
-            (((x - 5.0) * x + 8.0) * x - 4.0) * A
-        } else {
-            0.0
-        }
-    }
-    // precompute_coeffs from Pillow's Resample.c.
-    fn coeffs(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
-        let scale = in_size as f64 / out_size as f64;
-        let filterscale = scale.max(1.0);
-        let support = 2.0 * filterscale;
-        (0..out_size)
-            .map(|xx| {
-                let center = (xx as f64 + 0.5) * scale;
-                let ss = 1.0 / filterscale;
-                let xmin = ((center - support + 0.5) as isize).max(0) as usize;
-                let xmax = ((center + support + 0.5) as isize).min(in_size as isize) as usize;
-                let mut k: Vec<f64> = (xmin..xmax)
-                    .map(|x| cubic((x as f64 - center + 0.5) * ss))
-                    .collect();
-                let ww: f64 = k.iter().sum();
-                if ww != 0.0 {
-                    k.iter_mut().for_each(|v| *v /= ww);
-                }
-                (xmin, k)
-            })
-            .collect()
-    }
-    let (h, w) = img.dim();
-    let kx = coeffs(w, out_w);
-    let mut tmp = Plane::zeros((h, out_w));
-    for y in 0..h {
-        for (xx, (xmin, k)) in kx.iter().enumerate() {
-            let acc: f64 = k
-                .iter()
-                .enumerate()
-                .map(|(i, kv)| img[[y, xmin + i]] * kv)
-                .sum();
-            tmp[[y, xx]] = acc as f32 as f64;
-        }
-    }
-    let ky = coeffs(h, out_h);
-    let mut out = Plane::zeros((out_h, out_w));
-    for (yy, (ymin, k)) in ky.iter().enumerate() {
-        for x in 0..out_w {
-            let acc: f64 = k
-                .iter()
-                .enumerate()
-                .map(|(i, kv)| tmp[[ymin + i, x]] * kv)
-                .sum();
-            out[[yy, x]] = acc as f32 as f64;
-        }
-    }
-    out
 }
 
 /// skvideo's `gen_gauss_window(3, 7/6)`: `exp(−½·i² / sd²)` normalised, where skvideo squares
@@ -474,7 +409,7 @@ pub fn niqe(img: &ArrayView3<f32>) -> Result<f64> {
     let (hc, wc) = (h - h % PATCH, w - w % PATCH);
     // skvideo casts to float32 before anything else and stays there until the features.
     let gray = gray.slice(s![..hc, ..wc]).mapv(|v| v as f32 as f64);
-    let half = pil_bicubic_resize(&gray, hc / 2, wc / 2);
+    let half = crate::resize::pil_bicubic_resize(&gray, hc / 2, wc / 2);
     let m1 = mscn_f32(&gray.mapv(|v| v as f32));
     let m2 = mscn_f32(&half.mapv(|v| v as f32));
     let f1 = patches(&m1, PATCH);
