@@ -1,0 +1,69 @@
+//! Backends the trainer runs on, chosen at run time with `--device`.
+//!
+//! - `cpu`: burn's `flex` backend (pure Rust, im2col + gemm convolutions on all cores), the
+//!   default and what the tests use;
+//! - `cuda[:N]`: burn-cuda (build with `--features cuda`; needs a CUDA toolkit at run time).
+//!
+//! Training code is generic over `B: AutodiffBackend`; [`with_backend`] picks the concrete type.
+
+use anyhow::{Result, bail};
+
+/// The CPU backend.
+pub type Cpu = burn::backend::Flex;
+/// The CPU backend with automatic differentiation.
+pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
+/// The CUDA backend.
+#[cfg(feature = "cuda")]
+pub type Gpu = burn::backend::Cuda;
+/// The CUDA backend with automatic differentiation.
+#[cfg(feature = "cuda")]
+pub type GpuAutodiff = burn::backend::Autodiff<Gpu>;
+
+/// A device named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// The CPU.
+    Cpu,
+    /// CUDA device N.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            _ => match s.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
+                Some(n) => Ok(DeviceChoice::Cuda(n)),
+                None => Err(format!(
+                    "unknown device {s:?} (expected cpu, cuda or cuda:N)"
+                )),
+            },
+        }
+    }
+}
+
+/// Something to run on an autodiff backend (implemented by each training command).
+pub trait BackendTask {
+    /// What the task returns.
+    type Output;
+    /// Runs the task on backend `B` and device.
+    fn run<B: burn::tensor::backend::AutodiffBackend>(
+        self,
+        device: B::Device,
+    ) -> Result<Self::Output>;
+}
+
+/// Runs `task` on the chosen device's backend.
+pub fn with_backend<T: BackendTask>(device: DeviceChoice, task: T) -> Result<T::Output> {
+    match device {
+        DeviceChoice::Cpu => task.run::<CpuAutodiff>(Default::default()),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(n) => task.run::<GpuAutodiff>(burn::backend::cuda::CudaDevice::new(n)),
+        #[cfg(not(feature = "cuda"))]
+        DeviceChoice::Cuda(_) => {
+            bail!("this lrpo-train was built without CUDA support; rebuild with `--features cuda`")
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Complete, atomic checkpoints: model, EMA weights, optimiser state and the training state,
+//! so that `--resume` continues exactly where a run stopped.
+//!
+//! Layout: `RUN/checkpoints/step_NNNNNNN/{model.mpk, ema.mpk, optim.mpk, state.json}` and
+//! `RUN/checkpoints/latest.json` naming the newest. A checkpoint folder is written under a
+//! temporary name and renamed when complete, and `latest.json` is replaced atomically after
+//! that, so a run that dies never leaves a half-written checkpoint behind. `state.json` records
+//! every file's size and FNV-1a hash; loading checks them, so a truncated or altered file is a
+//! clear error instead of garbage weights.
+
+use anyhow::{Context, Result, bail, ensure};
+use burn::module::Module;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The recorder used for every checkpoint file (named MessagePack; errors instead of panics on
+/// bad bytes).
+pub type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
+
+/// FNV-1a (64-bit).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// `state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Optimiser steps (or iterations) completed.
+    pub step: u64,
+    /// Files of the checkpoint: name, size in bytes, FNV-1a hash (hex).
+    pub files: Vec<(String, u64, String)>,
+    /// Anything else the command needs to resume (running averages, counters).
+    pub extra: serde_json::Value,
+}
+
+/// `latest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Latest {
+    step: u64,
+    dir: String,
+}
+
+/// Serialises a record.
+pub fn to_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
+    Recorder::<B>::record(&Rec::default(), record, ())
+        .map_err(|e| anyhow::anyhow!("cannot serialise a record: {e:?}"))
+}
+
+/// Deserialises a record; `label` names it in errors.
+pub fn from_bytes<B: Backend, R: Record<B>>(
+    bytes: Vec<u8>,
+    device: &B::Device,
+    label: &Path,
+) -> Result<R> {
+    Recorder::<B>::load(&Rec::default(), bytes, device)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the record: {e:?}", label.display()))
+}
+
+/// Saves a module's weights alone to a file atomically (for exports and hand-offs).
+pub fn save_module<B: Backend, M: Module<B>>(module: M, path: &Path) -> Result<()> {
+    let bytes = to_bytes::<B, _>(module.into_record())?;
+    lrpo_shared::fsio::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// Loads weights saved by [`save_module`] into `template`.
+pub fn load_module<B: Backend, M: Module<B>>(
+    template: M,
+    path: &Path,
+    device: &B::Device,
+) -> Result<M> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{}: cannot read weights", path.display()))?;
+    let record = from_bytes::<B, M::Record>(bytes, device, path)?;
+    Ok(template.load_record(record))
+}
+
+/// The checkpoints folder of a run.
+pub fn dir(run: &Path) -> PathBuf {
+    run.join("checkpoints")
+}
+
+/// Writes a checkpoint made of named byte blobs, and points `latest.json` at it. Keeps the
+/// `keep` newest checkpoints (0 keeps all).
+pub fn save(
+    run: &Path,
+    step: u64,
+    blobs: &[(&str, Vec<u8>)],
+    extra: serde_json::Value,
+    keep: usize,
+) -> Result<PathBuf> {
+    let root = dir(run);
+    std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
+    let name = format!("step_{step:07}");
+    let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let mut files = Vec::new();
+    for (file, bytes) in blobs {
+        lrpo_shared::fsio::write_atomic(&tmp.join(file), bytes)?;
+        files.push((
+            file.to_string(),
+            bytes.len() as u64,
+            format!("{:016x}", fnv1a(bytes)),
+        ));
+    }
+    let state = CheckpointState { step, files, extra };
+    lrpo_shared::fsio::write_atomic(
+        &tmp.join("state.json"),
+        serde_json::to_string_pretty(&state)?.as_bytes(),
+    )?;
+    let final_dir = root.join(&name);
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir)?;
+    }
+    std::fs::rename(&tmp, &final_dir).with_context(|| {
+        format!(
+            "{}: cannot move the checkpoint into place",
+            final_dir.display()
+        )
+    })?;
+    lrpo_shared::fsio::write_atomic(
+        &root.join("latest.json"),
+        serde_json::to_string(&Latest { step, dir: name })?.as_bytes(),
+    )?;
+    if keep > 0 {
+        let mut all: Vec<PathBuf> = std::fs::read_dir(&root)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("step_"))
+            })
+            .collect();
+        all.sort();
+        while all.len() > keep {
+            let old = all.remove(0);
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
+    Ok(final_dir)
+}
+
+/// A loaded checkpoint: its state and blobs (verified against their recorded hashes).
+pub struct Loaded {
+    /// Folder it came from.
+    pub dir: PathBuf,
+    /// Its state.
+    pub state: CheckpointState,
+    blobs: Vec<(String, Vec<u8>)>,
+}
+
+impl Loaded {
+    /// Takes a blob by name.
+    pub fn take(&mut self, name: &str) -> Result<Vec<u8>> {
+        let i = self
+            .blobs
+            .iter()
+            .position(|(n, _)| n == name)
+            .with_context(|| format!("{}: no {name} in this checkpoint", self.dir.display()))?;
+        Ok(self.blobs.swap_remove(i).1)
+    }
+}
+
+/// Loads the newest checkpoint of a run, or `None` if it has none.
+pub fn load_latest(run: &Path) -> Result<Option<Loaded>> {
+    let latest = dir(run).join("latest.json");
+    if !latest.exists() {
+        return Ok(None);
+    }
+    let l: Latest = serde_json::from_slice(&std::fs::read(&latest)?)
+        .with_context(|| format!("{}: corrupt", latest.display()))?;
+    load_dir(&dir(run).join(l.dir)).map(Some)
+}
+
+/// Loads one checkpoint folder, checking every file's size and hash.
+pub fn load_dir(d: &Path) -> Result<Loaded> {
+    let sp = d.join("state.json");
+    let state: CheckpointState = serde_json::from_slice(
+        &std::fs::read(&sp).with_context(|| format!("{}: cannot read", sp.display()))?,
+    )
+    .with_context(|| format!("{}: corrupt checkpoint state", sp.display()))?;
+    let mut blobs = Vec::new();
+    for (name, size, hash) in &state.files {
+        let p = d.join(name);
+        let bytes = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+        ensure!(
+            bytes.len() as u64 == *size,
+            "{}: {} bytes, the checkpoint recorded {size} (truncated?)",
+            p.display(),
+            bytes.len()
+        );
+        if format!("{:016x}", fnv1a(&bytes)) != *hash {
+            bail!(
+                "{}: contents do not match the checkpoint's hash (corrupted?)",
+                p.display()
+            );
+        }
+        blobs.push((name.clone(), bytes));
+    }
+    Ok(Loaded {
+        dir: d.to_path_buf(),
+        state,
+        blobs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_verify_and_prune() {
+        let run = std::env::temp_dir().join(format!("lrpo-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run);
+        assert!(load_latest(&run).unwrap().is_none());
+        for step in [10, 20, 30] {
+            save(
+                &run,
+                step,
+                &[("a.bin", vec![step as u8; 100])],
+                serde_json::json!({"s": step}),
+                2,
+            )
+            .unwrap();
+        }
+        let mut l = load_latest(&run).unwrap().unwrap();
+        assert_eq!(l.state.step, 30);
+        assert_eq!(l.take("a.bin").unwrap(), vec![30u8; 100]);
+        let dirs = std::fs::read_dir(dir(&run))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().is_dir())
+            .count();
+        assert_eq!(dirs, 2);
+        // A truncated or altered file is caught.
+        let f = dir(&run).join("step_0000030/a.bin");
+        std::fs::write(&f, vec![30u8; 99]).unwrap();
+        assert!(
+            load_latest(&run)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("truncated")
+        );
+        std::fs::write(&f, vec![31u8; 100]).unwrap();
+        assert!(
+            load_latest(&run)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("hash")
+        );
+        std::fs::remove_dir_all(&run).unwrap();
+    }
+}

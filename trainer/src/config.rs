@@ -1,0 +1,149 @@
+//! The run configuration: one TOML file for every stage (`[model]`, `[schedule]`, `[data]`,
+//! `[pretrain]`, and the later stages' sections). Every field has a default and a doc comment;
+//! each command writes the fully resolved configuration next to its outputs.
+
+use crate::data::DataConfig;
+use crate::model::unet::UNetConfig;
+use anyhow::{Context, Result};
+use lrpo_shared::schedule::ScheduleConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Supervised pretraining settings (`[pretrain]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PretrainConfig {
+    /// Optimiser steps. Default 200.
+    pub steps: u64,
+    /// Images per step. Default 8.
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW). Default 2e-4.
+    pub lr: f64,
+    /// Linear warm-up steps. Default 20.
+    pub warmup_steps: u64,
+    /// Final learning rate of the cosine decay, as a fraction of the peak. Default 0.1.
+    pub min_lr_ratio: f64,
+    /// AdamW decoupled weight decay. Default 0.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0 = off). Default 1.0.
+    pub grad_clip: f64,
+    /// EMA decay of the weights used for validation and sampling. Default 0.995.
+    pub ema_decay: f64,
+    /// Master seed (weights, data order, degradations, noise). Default 0.
+    pub seed: u64,
+    /// Write a checkpoint every N steps (and at the end). Default 100.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept (0 = all). Default 3.
+    pub keep_checkpoints: usize,
+    /// Validate every N steps (0 = only at the end). Default 0.
+    pub validate_every: u64,
+    /// DDIM steps for validation samples. Default 20.
+    pub val_steps: usize,
+    /// DDIM η for validation samples. Default 0 (deterministic).
+    pub val_eta: f64,
+    /// Log the mean training loss every N steps. Default 10.
+    pub log_every: u64,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig {
+            steps: 200,
+            batch_size: 8,
+            lr: 2e-4,
+            warmup_steps: 20,
+            min_lr_ratio: 0.1,
+            weight_decay: 0.0,
+            grad_clip: 1.0,
+            ema_decay: 0.995,
+            seed: 0,
+            checkpoint_every: 100,
+            keep_checkpoints: 3,
+            validate_every: 0,
+            val_steps: 20,
+            val_eta: 0.0,
+            log_every: 10,
+        }
+    }
+}
+
+/// Sampling settings shared by validation, `sample`, LRPO rollouts and exports (`[sampling]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamplingConfig {
+    /// Clamp the predicted clean image x̂0 to [−1, 1] at every DDIM step. Pixel-space policies
+    /// need it early in training, when ε̂ at high noise is poor and x̂0 = (x_t − …)/sqrt(ᾱ_t)
+    /// amplifies its errors (the paper's latent-space policy does not clip). Default true.
+    pub clip_x0: bool,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        SamplingConfig { clip_x0: true }
+    }
+}
+
+/// Everything a run is configured with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// The diffusion policy's network.
+    pub model: UNetConfig,
+    /// The noise schedule (shared with the edge).
+    pub schedule: ScheduleConfig,
+    /// Training data.
+    pub data: DataConfig,
+    /// Supervised pretraining.
+    pub pretrain: PretrainConfig,
+    /// DDIM sampling details.
+    pub sampling: SamplingConfig,
+    /// LRPO post-training.
+    pub rl: crate::lrpo::config::RlConfig,
+}
+
+impl RunConfig {
+    /// Reads a TOML file (missing fields take their defaults) and checks it.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the config", path.display()))?;
+        let cfg: RunConfig =
+            toml::from_str(&text).with_context(|| format!("{}: bad config", path.display()))?;
+        cfg.validate()
+            .with_context(|| format!("{}: invalid config", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Checks values that TOML types cannot.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        lrpo_shared::schedule::NoiseSchedule::new(self.schedule.clone())?;
+        let m = self.model.size_multiple();
+        anyhow::ensure!(
+            self.data.resolution.is_multiple_of(m),
+            "data.resolution {} must be a multiple of {m} (the model's downsampling)",
+            self.data.resolution
+        );
+        lrpo_shared::degrade::DegradePreset::by_name(&self.data.preset)?;
+        let p = &self.pretrain;
+        anyhow::ensure!(
+            p.batch_size > 0 && p.lr >= 0.0 && (0.0..1.0).contains(&p.ema_decay),
+            "pretrain: batch_size must be > 0, lr >= 0, ema_decay in [0, 1)"
+        );
+        anyhow::ensure!(
+            p.val_steps > 0 && p.log_every > 0 && p.checkpoint_every > 0,
+            "pretrain: val_steps, log_every and checkpoint_every must be positive"
+        );
+        self.rl.validate()?;
+        Ok(())
+    }
+
+    /// Writes the resolved configuration (every default filled in) atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = format!(
+            "# Resolved configuration (every default filled in), written by lrpo-train.\n{}",
+            toml::to_string_pretty(self)?
+        );
+        lrpo_shared::fsio::write_atomic(path, text.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! Networks: the conditional diffusion policy ([`unet`]) and the one-step student ([`student`]).
+
+pub mod unet;

@@ -1,0 +1,161 @@
+//! Training utilities the optimiser does not provide: global gradient-norm clipping (as
+//! PyTorch's `clip_grad_norm_`, over all parameters together), the learning-rate schedule, and
+//! an exponential moving average of the weights.
+
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+struct GradNorm<'a, B: AutodiffBackend> {
+    grads: &'a GradientsParams,
+    sum: f64,
+    ids: Vec<(ParamId, usize)>,
+    _b: std::marker::PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for GradNorm<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+            self.sum += g.powf_scalar(2.0).sum().into_scalar().elem::<f64>();
+            self.ids.push((param.id, D));
+        }
+    }
+}
+
+struct GradScale<'a, B: AutodiffBackend> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+    _b: std::marker::PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for GradScale<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+            self.grads
+                .register::<B::InnerBackend, D>(param.id, g.mul_scalar(self.factor));
+        }
+    }
+}
+
+/// The global L2 norm of all gradients; when it exceeds `max_norm` (> 0), every gradient is
+/// scaled by `max_norm / norm`. Returns the norm before clipping.
+pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    let mut v = GradNorm::<B> {
+        grads,
+        sum: 0.0,
+        ids: Vec::new(),
+        _b: Default::default(),
+    };
+    model.visit(&mut v);
+    let norm = v.sum.sqrt();
+    if max_norm > 0.0 && norm > max_norm {
+        let mut s = GradScale::<B> {
+            grads,
+            factor: max_norm / (norm + 1e-6),
+            _b: Default::default(),
+        };
+        model.visit(&mut s);
+    }
+    norm
+}
+
+/// Learning rate with linear warm-up and cosine decay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LrSchedule {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Warm-up steps (linear from 0).
+    pub warmup: u64,
+    /// Total steps.
+    pub total: u64,
+    /// Final learning rate as a fraction of the peak.
+    pub min_ratio: f64,
+}
+
+impl LrSchedule {
+    /// The learning rate at `step` (0-based).
+    pub fn at(&self, step: u64) -> f64 {
+        if step < self.warmup {
+            return self.lr * (step + 1) as f64 / self.warmup as f64;
+        }
+        let span = self.total.saturating_sub(self.warmup).max(1);
+        let p = ((step - self.warmup) as f64 / span as f64).min(1.0);
+        let min = self.lr * self.min_ratio;
+        min + (self.lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+    }
+}
+
+struct Collect<B: Backend> {
+    params: HashMap<ParamId, Tensor<B, 1>>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Collect<B::InnerBackend> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let t = param.val().inner();
+        let n = t.shape().num_elements();
+        self.params.insert(param.id, t.reshape([n]));
+    }
+}
+
+struct Blend<B: Backend> {
+    params: HashMap<ParamId, Tensor<B, 1>>,
+    decay: f64,
+}
+
+impl<B: Backend> ModuleMapper<B> for Blend<B> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let Some(new) = self.params.remove(&param.id) else {
+            return param;
+        };
+        let decay = self.decay;
+        param.map(|ema| {
+            let shape = ema.shape();
+            ema.mul_scalar(decay) + new.reshape(shape).mul_scalar(1.0 - decay)
+        })
+    }
+}
+
+/// `ema ← decay·ema + (1 − decay)·model`, parameter by parameter (matched by id; `ema` starts
+/// as `model.valid()`).
+pub fn ema_update<B: AutodiffBackend, M: AutodiffModule<B>>(
+    ema: M::InnerModule,
+    model: &M,
+    decay: f64,
+) -> M::InnerModule {
+    let mut c = Collect::<B::InnerBackend> {
+        params: HashMap::new(),
+    };
+    model.visit(&mut c);
+    ema.map(&mut Blend {
+        params: c.params,
+        decay,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_up_then_cosine() {
+        let s = LrSchedule {
+            lr: 1e-3,
+            warmup: 10,
+            total: 110,
+            min_ratio: 0.1,
+        };
+        assert!((s.at(0) - 1e-4).abs() < 1e-12);
+        assert!((s.at(9) - 1e-3).abs() < 1e-12);
+        assert!((s.at(10) - 1e-3).abs() < 1e-12);
+        assert!((s.at(60) - (1e-4 + 0.9e-3 * 0.5)).abs() < 1e-12);
+        assert!((s.at(110) - 1e-4).abs() < 1e-12);
+        assert!((s.at(500) - 1e-4).abs() < 1e-12);
+    }
+}
