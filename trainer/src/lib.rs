@@ -4,5 +4,17 @@
 //! The binary `lrpo-train` is a thin layer over this library: [`commands`] holds one module per
 //! subcommand.
 
+pub mod backend;
+pub mod checkpoint;
 pub mod commands;
+pub mod config;
 pub mod convert;
+pub mod data;
+pub mod diffusion;
+pub mod evaluate;
+pub mod lrpo;
+pub mod model;
+pub mod optim_utils;
+pub mod plot;
+pub mod pretrain;
+pub mod runlog;

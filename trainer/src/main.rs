@@ -21,6 +21,16 @@ enum Command {
     /// Convert a third-party model to ONNX (`face-descriptor`: the face-api.js/dlib identity
     /// network used by the identity reward and metric).
     Convert(commands::convert::ConvertArgs),
+    /// Detect and align the faces in photos into FFHQ-style training crops.
+    PrepareFaces(commands::prepare::PrepareArgs),
+    /// Supervised pretraining of the diffusion policy (DDPM ε-prediction).
+    Pretrain(commands::pretrain::PretrainArgs),
+    /// LRPO post-training: online RL of a pretrained policy with the composite reward.
+    Rl(commands::rl::RlArgs),
+    /// Compare policies on held-out degraded faces (reward components, PSNR, SSIM, NIQE, identity).
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Restore aligned LQ crops with a trained policy (DDIM sampling).
+    Sample(commands::sample::SampleArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +38,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schedule(args) => commands::schedule::run(&args, &mut std::io::stdout().lock()),
         Command::Convert(args) => commands::convert::run(&args),
+        Command::PrepareFaces(args) => commands::prepare::run(&args),
+        Command::Pretrain(args) => commands::pretrain::run(&args),
+        Command::Sample(args) => commands::sample::run(&args),
+        Command::Rl(args) => commands::rl::run(&args),
+        Command::Evaluate(args) => commands::evaluate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

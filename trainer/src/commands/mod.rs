@@ -1,4 +1,9 @@
 //! One module per `lrpo-train` subcommand.
 
 pub mod convert;
+pub mod evaluate;
+pub mod prepare;
+pub mod pretrain;
+pub mod rl;
+pub mod sample;
 pub mod schedule;

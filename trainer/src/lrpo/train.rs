@@ -1,0 +1,570 @@
+//! The LRPO training loop (see the module doc of [`crate::lrpo`]): rollouts, rewards,
+//! advantages, PPO-clip with the GT-guided likelihood term, logging, guard rails, checkpoints.
+
+use super::advantage::{advantages, assign, step_weights};
+use super::config::{GtTarget, UpdateMode};
+use super::loss::{gaussian_logprob_mean, gt_loss, kl_same_sigma, ppo_clip_loss};
+use super::rollout::{Trajectories, rollout};
+use crate::backend::BackendTask;
+use crate::checkpoint;
+use crate::config::RunConfig;
+use crate::data::{FaceSet, image_for_sample, make_sample};
+use crate::diffusion::{ddim_mean, normal};
+use crate::model::unet::UNet;
+use crate::optim_utils::clip_grad_norm;
+use crate::pretrain::{RunInfo, tensor4, to_image};
+use crate::runlog::{self, RunLog};
+use anyhow::{Context, Result, bail};
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use lrpo_shared::degrade::DegradePreset;
+use lrpo_shared::image::save_rgb;
+use lrpo_shared::reward::{Reward, RewardBreakdown, RewardSpec};
+use lrpo_shared::rng::Rng;
+use lrpo_shared::schedule::{NoiseSchedule, step_std_devs};
+use ndarray::{Array3, Axis, concatenate};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const RL_STREAM: u64 = 0x0000_12E1_0000_0007;
+
+/// An LRPO run to perform.
+pub struct Lrpo {
+    /// Merged configuration (the init run's model, schedule, data, sampling; this run's `[rl]`).
+    pub cfg: RunConfig,
+    /// Folder of the initial policy's run (its latest checkpoint's EMA weights are the start).
+    pub init: PathBuf,
+    /// HQ faces.
+    pub data: PathBuf,
+    /// Run folder.
+    pub run: PathBuf,
+    /// Continue from the run's latest checkpoint.
+    pub resume: bool,
+    /// Stop after this many iterations (checkpointing first).
+    pub stop_at: Option<u64>,
+}
+
+/// Per-iteration statistics.
+#[derive(Debug, Clone, Default)]
+pub struct IterStats {
+    /// Mean reward.
+    pub reward_mean: f64,
+    /// Reward std over all candidates.
+    pub reward_std: f64,
+}
+
+/// What an LRPO run reports.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Iterations done.
+    pub iterations: u64,
+    /// Mean reward per iteration.
+    pub rewards: Vec<(u64, f64)>,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+fn stats(v: &[f64]) -> serde_json::Value {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let s = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt();
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    serde_json::json!({"mean": m, "std": s, "min": lo, "max": hi})
+}
+
+/// Rows `idx` of a batch tensor.
+fn rows<B: Backend>(x: &Tensor<B, 4>, idx: &[usize]) -> Tensor<B, 4> {
+    let device = x.device();
+    let i = Tensor::<B, 1, Int>::from_data(
+        TensorData::new(
+            idx.iter().map(|&v| v as i64).collect::<Vec<_>>(),
+            [idx.len()],
+        ),
+        &device,
+    );
+    x.clone().select(0, i)
+}
+
+fn t1<B: Backend>(v: Vec<f32>, device: &B::Device) -> Tensor<B, 1> {
+    let n = v.len();
+    Tensor::from_data(TensorData::new(v, [n]), device)
+}
+
+/// Builds the reward of a run from its config (paths relative to the working folder).
+pub fn build_reward(cfg: &RunConfig) -> Result<Reward> {
+    let spec = RewardSpec::load(&cfg.rl.reward)?;
+    let dir = cfg
+        .rl
+        .reward
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let scorers = lrpo_shared::onnx::scorers::scorers_for(&spec, &dir, &cfg.rl.identity_model)?;
+    Ok(Reward::new(spec, &scorers)?)
+}
+
+/// Loads the initial policy (the EMA weights of a pretraining run) onto backend `B`.
+pub fn load_init<B: Backend>(cfg: &RunConfig, init: &Path, device: &B::Device) -> Result<UNet<B>> {
+    let mut ck = checkpoint::load_latest(init)?
+        .with_context(|| format!("{}: no checkpoint to start LRPO from", init.display()))?;
+    let d = ck.dir.clone();
+    let blob = if ck.state.files.iter().any(|f| f.0 == "ema.mpk") {
+        "ema.mpk"
+    } else {
+        "model.mpk"
+    };
+    let m: UNet<B> = cfg.model.init(device);
+    Ok(m.load_record(checkpoint::from_bytes::<B, _>(
+        ck.take(blob)?,
+        device,
+        &d.join(blob),
+    )?))
+}
+
+impl BackendTask for Lrpo {
+    type Output = Summary;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
+        let Lrpo {
+            cfg,
+            init,
+            data,
+            run,
+            resume,
+            stop_at,
+        } = self;
+        let rl = cfg.rl.clone();
+        rl.validate()?;
+        let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
+        let steps = schedule.ddim_steps(rl.ddim_steps, rl.eta)?;
+        let sig = step_std_devs(&steps);
+        let weights = step_weights(&sig, rl.step_weights);
+        let trained = rl.trained_steps();
+        let gt_from = trained.saturating_sub(rl.gt_steps);
+        let reward = build_reward(&cfg)?;
+        let set = FaceSet::load(&data, &cfg.data)?;
+        let preset = DegradePreset::by_name(&cfg.data.preset)?;
+        std::fs::create_dir_all(&run)?;
+        cfg.save(&run.join("config.toml"))?;
+        lrpo_shared::fsio::write_atomic(
+            &run.join("run.json"),
+            serde_json::to_string_pretty(&RunInfo {
+                command: "rl".into(),
+                data: data.clone(),
+                init: Some(init.clone()),
+            })?
+            .as_bytes(),
+        )?;
+        let mut model: UNet<B> = load_init::<B>(&cfg, &init, &device)?;
+        let reference = (rl.kl_beta > 0.0).then(|| model.valid());
+        let mut optim = AdamWConfig::new()
+            .with_weight_decay(rl.weight_decay as f32)
+            .init::<B, UNet<B>>();
+        let mut start = 0u64;
+        let mut first_std: Option<f64> = None;
+        if resume {
+            let mut ck = checkpoint::load_latest(&run)?
+                .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
+            let d = ck.dir.clone();
+            model = model.load_record(checkpoint::from_bytes::<B, _>(
+                ck.take("model.mpk")?,
+                &device,
+                &d.join("model.mpk"),
+            )?);
+            optim = optim.load_record(checkpoint::from_bytes::<B, _>(
+                ck.take("optim.mpk")?,
+                &device,
+                &d.join("optim.mpk"),
+            )?);
+            start = ck.state.step;
+            first_std = ck.state.extra["first_std"].as_f64();
+        }
+        if start >= rl.iterations {
+            bail!(
+                "{}: already ran {start} iterations (config: {})",
+                run.display(),
+                rl.iterations
+            );
+        }
+        let mut log = RunLog::open(&run, resume.then_some(start))?;
+        let (m, g, r) = (rl.groups, rl.group_size, cfg.data.resolution);
+        let n = m * g;
+        let mut progress =
+            lrpo_shared::progress::Progress::starting_at(start as usize, rl.iterations as usize);
+        let t0 = Instant::now();
+        let mut rewards_curve = Vec::new();
+        let mut it = start;
+        while it < rl.iterations {
+            let mut rng = Rng::derive(rl.seed ^ RL_STREAM, it);
+            // 1. M faces, each degraded once, shared by G candidates.
+            let mut gts = Vec::with_capacity(m);
+            let mut lqs = Vec::with_capacity(m);
+            for k in 0..m {
+                let face = &set.train[image_for_sample(
+                    rl.seed ^ RL_STREAM,
+                    it * m as u64 + k as u64,
+                    set.train.len(),
+                )];
+                let s = make_sample(&face.hq, &cfg.data.augment, &preset, &mut rng)?;
+                gts.push(s.hq);
+                lqs.push(s.lq);
+            }
+            let lq_rep: Vec<f32> = (0..n)
+                .flat_map(|i| lqs[i / g].iter().map(|v| 2.0 * v - 1.0).collect::<Vec<_>>())
+                .collect();
+            let gt_rep: Vec<f32> = (0..n)
+                .flat_map(|i| gts[i / g].iter().map(|v| 2.0 * v - 1.0).collect::<Vec<_>>())
+                .collect();
+            // 2. Rollouts with the current policy (no gradients).
+            let ts = Instant::now();
+            let inner = model.valid();
+            let lq_inner = tensor4::<B::InnerBackend>(lq_rep.clone(), n, r, &device);
+            let traj: Trajectories<B::InnerBackend> =
+                rollout(&inner, lq_inner, &steps, cfg.sampling.clip_x0, &mut rng)?;
+            let sample_s = ts.elapsed().as_secs_f64();
+            // 3. Rewards.
+            let tr = Instant::now();
+            let finals: Vec<Array3<f32>> = (0..n)
+                .map(|i| to_image(&traj.x[rl.ddim_steps], i))
+                .collect::<Result<_>>()?;
+            let mut breakdowns: Vec<RewardBreakdown> = Vec::with_capacity(n);
+            for k in 0..m {
+                let views: Vec<_> = finals[k * g..(k + 1) * g]
+                    .iter()
+                    .map(|a| a.view())
+                    .collect();
+                breakdowns.extend(
+                    reward
+                        .evaluate_group(&views, Some(&gts[k].view()), &lqs[k].view())
+                        .with_context(|| format!("iteration {it}: reward"))?,
+                );
+            }
+            let reward_s = tr.elapsed().as_secs_f64();
+            let totals: Vec<f64> = breakdowns.iter().map(|b| b.total).collect();
+            if totals.iter().any(|v| !v.is_finite()) {
+                let dir = save_failure(&run, it, &lqs, &gts, &finals)?;
+                bail!(
+                    "iteration {it}: a reward is not finite; the batch is saved in {}",
+                    dir.display()
+                );
+            }
+            // 4–5. Advantages.
+            let grouped: Vec<Vec<f64>> = totals.chunks(g).map(|c| c.to_vec()).collect();
+            let adv = advantages(&grouped, rl.advantage_std);
+            let mut cand = Vec::new();
+            let mut cand_adv = Vec::new();
+            for (gi, a) in adv.kept.iter().zip(&adv.values) {
+                for (c, v) in a.iter().enumerate() {
+                    cand.push(gi * g + c);
+                    cand_adv.push(*v);
+                }
+            }
+            // 6–8. PPO updates.
+            let tt = Instant::now();
+            let (mut lpol_sum, mut lgt_sum, mut kl_sum, mut gn_sum, mut updates) =
+                (0.0, 0.0, 0.0, 0.0, 0usize);
+            let (mut ratios, mut clipped, mut approx_kl) = (Vec::new(), 0usize, Vec::new());
+            if !cand.is_empty() {
+                let mb = if rl.minibatch == 0 {
+                    cand.len()
+                } else {
+                    rl.minibatch.min(cand.len())
+                };
+                let gt_all = tensor4::<B>(gt_rep.clone(), n, r, &device);
+                let lq_all = tensor4::<B>(lq_rep.clone(), n, r, &device);
+                // GT targets (fresh noise) for the GT-term steps, per candidate.
+                let mut gt_targets: Vec<Option<Tensor<B, 4>>> = vec![None; trained];
+                if rl.gt_target != GtTarget::Off && rl.gt_weight > 0.0 {
+                    let mut cum = gt_all.clone();
+                    for j in (gt_from..trained).rev() {
+                        let s = &steps[j];
+                        let (a, b) = (
+                            s.alpha_prod_t_prev.sqrt(),
+                            (1.0 - s.alpha_prod_t_prev).sqrt(),
+                        );
+                        let e = normal::<B, 4>(&mut rng, [n, 3, r, r], &device);
+                        let base = if rl.gt_target == GtTarget::Cumulative {
+                            cum.clone()
+                        } else {
+                            gt_all.clone()
+                        };
+                        let target = base.mul_scalar(a) + e.mul_scalar(b);
+                        cum = target.clone();
+                        gt_targets[j] = Some(target);
+                    }
+                }
+                let mut acc = GradientsAccumulator::<UNet<B>>::new();
+                for (j, s) in steps.iter().enumerate().take(trained) {
+                    for chunk in (0..cand.len()).collect::<Vec<_>>().chunks(mb) {
+                        let idx: Vec<usize> = chunk.iter().map(|&c| cand[c]).collect();
+                        let x_t = Tensor::<B, 4>::from_inner(rows(&traj.x[j], &idx));
+                        let x_prev = Tensor::<B, 4>::from_inner(rows(&traj.x[j + 1], &idx));
+                        let lq = rows(&lq_all, &idx);
+                        let old = t1::<B>(idx.iter().map(|&i| traj.logp[j][i]).collect(), &device);
+                        let a = t1::<B>(
+                            chunk
+                                .iter()
+                                .map(|&c| assign(cand_adv[c], weights[j], rl.adv_clip) as f32)
+                                .collect(),
+                            &device,
+                        );
+                        let t = vec![s.t as f32; idx.len()];
+                        let eps = model.forward(x_t.clone(), &t, lq.clone());
+                        let mu = ddim_mean(s, x_t.clone(), eps, cfg.sampling.clip_x0);
+                        let logp = gaussian_logprob_mean(x_prev, mu.clone(), s.std_dev_t);
+                        let (lpol, ratio) = ppo_clip_loss(logp, old, a, rl.clip_eps);
+                        let mut loss = lpol.clone();
+                        lpol_sum += lpol.into_scalar().elem::<f64>();
+                        if let Some(target) = &gt_targets[j] {
+                            let ell =
+                                gaussian_logprob_mean(rows(target, &idx), mu.clone(), s.std_dev_t);
+                            let lgt = gt_loss(ell, rl.gt_temperature);
+                            lgt_sum += lgt.clone().into_scalar().elem::<f64>();
+                            loss = loss + lgt.mul_scalar(rl.gt_weight);
+                        }
+                        if let Some(reference) = &reference {
+                            let eps_ref =
+                                reference.forward(x_t.clone().inner(), &t, lq.clone().inner());
+                            let mu_ref = Tensor::<B, 4>::from_inner(ddim_mean(
+                                s,
+                                x_t.inner(),
+                                eps_ref,
+                                cfg.sampling.clip_x0,
+                            ));
+                            let kl = kl_same_sigma(mu, mu_ref, s.std_dev_t);
+                            kl_sum += kl.clone().into_scalar().elem::<f64>();
+                            loss = loss + kl.mul_scalar(rl.kl_beta);
+                        }
+                        let lv = loss.clone().into_scalar().elem::<f64>();
+                        if !lv.is_finite() {
+                            let dir = save_failure(&run, it, &lqs, &gts, &finals)?;
+                            bail!(
+                                "iteration {it}, step {j}: the loss is {lv}; the batch is saved in {}",
+                                dir.display()
+                            );
+                        }
+                        let rv: Vec<f32> = ratio
+                            .into_data()
+                            .convert::<f32>()
+                            .to_vec()
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                        for &x in &rv {
+                            let x = x as f64;
+                            ratios.push(x);
+                            if (x - 1.0).abs() > rl.clip_eps {
+                                clipped += 1;
+                            }
+                            approx_kl.push((x - 1.0) - x.max(1e-30).ln());
+                        }
+                        let grads = GradientsParams::from_grads(loss.backward(), &model);
+                        match rl.update {
+                            UpdateMode::PerStep => {
+                                let mut grads = grads;
+                                gn_sum += clip_grad_norm(&model, &mut grads, rl.grad_clip);
+                                model = optim.step(rl.lr, model, grads);
+                                updates += 1;
+                            }
+                            UpdateMode::Accumulate => acc.accumulate(&model, grads),
+                        }
+                    }
+                }
+                if rl.update == UpdateMode::Accumulate {
+                    let mut grads = acc.grads();
+                    gn_sum += clip_grad_norm(&model, &mut grads, rl.grad_clip);
+                    model = optim.step(rl.lr, model, grads);
+                    updates += 1;
+                }
+            }
+            let train_s = tt.elapsed().as_secs_f64();
+            it += 1;
+            // Logging and guard rails.
+            let terms = (trained
+                * cand.len().div_ceil(if rl.minibatch == 0 {
+                    cand.len().max(1)
+                } else {
+                    rl.minibatch
+                }))
+            .max(1) as f64;
+            let mut rec = serde_json::json!({
+                "kind": "rl", "step": it,
+                "reward": stats(&totals),
+                "advantage": stats(&cand_adv),
+                "groups_kept": adv.kept.len(),
+                "ratio": stats(&ratios),
+                "clip_fraction": clipped as f64 / ratios.len().max(1) as f64,
+                "approx_kl": approx_kl.iter().sum::<f64>() / approx_kl.len().max(1) as f64,
+                "loss_pol": lpol_sum / terms,
+                "loss_gt": lgt_sum / (rl.gt_steps.min(trained) as f64 * terms / trained as f64).max(1.0),
+                "kl_ref": kl_sum / terms,
+                "grad_norm": gn_sum / updates.max(1) as f64,
+                "updates": updates,
+                "time_sampling": sample_s, "time_reward": reward_s, "time_training": train_s,
+                "trajectories_per_sec": n as f64 / (sample_s + reward_s + train_s).max(1e-9),
+                "elapsed": t0.elapsed().as_secs_f64(),
+            });
+            for (k, comp) in reward.spec().components.iter().enumerate() {
+                let raw: Vec<f64> = breakdowns.iter().map(|b| b.components[k].raw).collect();
+                let rw: Vec<f64> = breakdowns.iter().map(|b| b.components[k].reward).collect();
+                rec[format!("reward_{}", comp.name)] =
+                    serde_json::json!({"raw": stats(&raw), "reward": stats(&rw)});
+            }
+            let s = rec["reward"]["std"].as_f64().unwrap_or(0.0);
+            let first = *first_std.get_or_insert(s);
+            if first > 0.0 && s < rl.collapse_ratio * first {
+                rec["warning"] = serde_json::json!(format!(
+                    "reward std {s:.2e} fell below {:.0}% of the first iteration's {first:.2e}: reward hacking or mode collapse?",
+                    100.0 * rl.collapse_ratio
+                ));
+                eprintln!(
+                    "warning: iteration {it}: {}",
+                    rec["warning"].as_str().unwrap_or_default()
+                );
+            }
+            log.log(rec.clone())?;
+            rewards_curve.push((it, rec["reward"]["mean"].as_f64().unwrap_or(f64::NAN)));
+            if rl.grid_every > 0 && (it.is_multiple_of(rl.grid_every) || it == 1) {
+                save_grid(&run, it, &lqs, &gts, &finals, g)?;
+            }
+            let stopping = stop_at == Some(it);
+            if it.is_multiple_of(rl.checkpoint_every) || it == rl.iterations || stopping {
+                let blobs = [
+                    (
+                        "model.mpk",
+                        checkpoint::to_bytes::<B, _>(model.clone().into_record())?,
+                    ),
+                    (
+                        "optim.mpk",
+                        checkpoint::to_bytes::<B, _>(optim.to_record())?,
+                    ),
+                ];
+                checkpoint::save(
+                    &run,
+                    it,
+                    &blobs,
+                    serde_json::json!({"first_std": first_std}),
+                    3,
+                )?;
+                plot_rl(&run)?;
+            }
+            progress.tick(&format!(
+                "iteration {it} reward {:.4}",
+                rec["reward"]["mean"].as_f64().unwrap_or(f64::NAN)
+            ));
+            if stopping {
+                break;
+            }
+        }
+        Ok(Summary {
+            iterations: it,
+            rewards: rewards_curve,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+fn save_failure(
+    run: &Path,
+    it: u64,
+    lqs: &[Array3<f32>],
+    gts: &[Array3<f32>],
+    finals: &[Array3<f32>],
+) -> Result<PathBuf> {
+    let dir = run.join(format!("failures/iteration_{it:06}"));
+    for (k, (l, g)) in lqs.iter().zip(gts).enumerate() {
+        save_rgb(&dir.join(format!("group{k}_lq.png")), &l.view())?;
+        save_rgb(&dir.join(format!("group{k}_gt.png")), &g.view())?;
+    }
+    for (i, f) in finals.iter().enumerate() {
+        if f.iter().all(|v| v.is_finite()) {
+            save_rgb(&dir.join(format!("candidate{i}.png")), &f.view())?;
+        }
+    }
+    Ok(dir)
+}
+
+/// `RUN/grids/iteration_N_groupK.png`: LQ | candidates | GT.
+fn save_grid(
+    run: &Path,
+    it: u64,
+    lqs: &[Array3<f32>],
+    gts: &[Array3<f32>],
+    finals: &[Array3<f32>],
+    g: usize,
+) -> Result<()> {
+    for (k, (l, gt)) in lqs.iter().zip(gts).enumerate() {
+        let mut row = vec![l.view()];
+        row.extend(finals[k * g..(k + 1) * g].iter().map(|f| f.view()));
+        row.push(gt.view());
+        let grid = concatenate(Axis(2), &row)?;
+        save_rgb(
+            &run.join(format!("grids/iteration_{it:06}_group{k}.png")),
+            &grid.view(),
+        )?;
+    }
+    Ok(())
+}
+
+/// `RUN/plots/reward.png` and component curves from `RUN/metrics.jsonl`.
+pub fn plot_rl(run: &Path) -> Result<()> {
+    use crate::plot::{Series, line_chart};
+    let recs = runlog::read(&run.join("metrics.jsonl"))?;
+    let pick = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| -> Vec<(f64, f64)> {
+        recs.iter()
+            .filter(|r| r["kind"] == "rl")
+            .filter_map(|r| Some((r["step"].as_f64()?, f(r)?)))
+            .collect()
+    };
+    let mean = pick(&|r| r["reward"]["mean"].as_f64());
+    let hi = pick(&|r| r["reward"]["max"].as_f64());
+    let lo = pick(&|r| r["reward"]["min"].as_f64());
+    line_chart(
+        &run.join("plots/reward.png"),
+        "LRPO reward per iteration",
+        "iteration",
+        &[
+            Series {
+                label: "mean",
+                color: [30, 90, 200],
+                points: &mean,
+            },
+            Series {
+                label: "max",
+                color: [60, 170, 60],
+                points: &hi,
+            },
+            Series {
+                label: "min",
+                color: [200, 60, 60],
+                points: &lo,
+            },
+        ],
+        false,
+    )?;
+    let kl = pick(&|r| r["approx_kl"].as_f64());
+    let clip = pick(&|r| r["clip_fraction"].as_f64());
+    line_chart(
+        &run.join("plots/ppo.png"),
+        "PPO: approx KL and clip fraction",
+        "iteration",
+        &[
+            Series {
+                label: "approx KL",
+                color: [200, 40, 40],
+                points: &kl,
+            },
+            Series {
+                label: "clip fraction",
+                color: [120, 120, 120],
+                points: &clip,
+            },
+        ],
+        false,
+    )?;
+    Ok(())
+}
