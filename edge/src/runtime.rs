@@ -2,7 +2,7 @@
 //! each other when loaded, restoring aligned face crops.
 
 use anyhow::{Context, Result, bail, ensure};
-use lrpo_shared::card::{Layout, ModelKind, PolicyCard, SamplingSpec, ValueRange};
+use lrpo_shared::card::{ModelKind, PolicyCard, SamplingSpec, ValueRange};
 use lrpo_shared::image::{check_rgb, from_model_range, to_model_range};
 use lrpo_shared::onnx::OnnxModel;
 use lrpo_shared::rng::Rng;
@@ -100,69 +100,7 @@ impl Policy {
     }
 
     fn check_card(&self) -> Result<()> {
-        let c = &self.card;
-        ensure!(
-            c.input.channels == 3,
-            "card says {} channels; only RGB (3) is supported",
-            c.input.channels
-        );
-        ensure!(
-            c.input.layout == Layout::Nchw,
-            "card layout {:?} is not supported",
-            c.input.layout
-        );
-        ensure!(c.input.size > 0, "card input size is 0");
-        let want_inputs: Vec<&str> = match c.kind {
-            ModelKind::OneStep => vec!["lq"],
-            ModelKind::Epsilon => vec!["x_t", "t", "lq"],
-        };
-        ensure!(
-            c.input
-                .input_names
-                .iter()
-                .map(String::as_str)
-                .eq(want_inputs.iter().copied()),
-            "a {:?} policy has inputs {want_inputs:?}; the card lists {:?}",
-            c.kind,
-            c.input.input_names
-        );
-        ensure!(
-            self.model.input_names() == c.input.input_names.as_slice(),
-            "the model's inputs are {:?}, the card lists {:?}",
-            self.model.input_names(),
-            c.input.input_names
-        );
-        ensure!(
-            self.model.output_names().first() == Some(&c.input.output_name),
-            "the model's outputs are {:?}, the card names {:?}",
-            self.model.output_names(),
-            c.input.output_name
-        );
-        for (name, dims) in self.model.input_names().iter().zip(self.model.input_dims()) {
-            if name == "t" {
-                continue;
-            }
-            ensure!(
-                dims.len() == 4,
-                "input {name:?} has rank {}, expected NCHW",
-                dims.len()
-            );
-            ensure!(
-                dims[1].is_none_or(|d| d == 3),
-                "input {name:?} has {:?} channels, the card says 3",
-                dims[1]
-            );
-            for (axis, d) in [(2, dims[2]), (3, dims[3])] {
-                if let Some(d) = d {
-                    ensure!(
-                        d == c.input.size as usize,
-                        "input {name:?} axis {axis} is fixed at {d}, the card says {}",
-                        c.input.size
-                    );
-                }
-            }
-        }
-        Ok(())
+        Ok(lrpo_shared::onnx::check_card(&self.card, &self.model)?)
     }
 
     /// The card.

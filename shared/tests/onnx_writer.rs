@@ -476,3 +476,64 @@ fn fma_count_matches_the_convolution_arithmetic() {
         32 * 32 * 8 * 27 + 15 * 15 * 4 * 72
     );
 }
+
+#[test]
+fn int8_student_runs_with_integer_kernels_and_tracks_the_f32_graph() {
+    use lrpo_shared::onnx::student::{
+        ConvRange, StudentSpec, build_f32, build_int8, random_params,
+    };
+    let spec = StudentSpec::default();
+    let params = random_params(&spec, 3, 0.5);
+    let f32m = OnnxModel::from_bytes(
+        &build_f32(&spec, &params).unwrap().to_bytes(),
+        Path::new("f.onnx"),
+    )
+    .unwrap();
+    // Generous ranges (no calibration here): inputs in [0, 1], activations within ±8.
+    let ranges = spec
+        .layers()
+        .iter()
+        .map(|l| {
+            (
+                l.name.clone(),
+                ConvRange {
+                    in_min: if l.name == "conv_in" { 0.0 } else { -8.0 },
+                    in_max: if l.name == "conv_in" { 1.0 } else { 8.0 },
+                    out_min: -8.0,
+                    out_max: 8.0,
+                },
+            )
+        })
+        .collect();
+    let q = build_int8(&spec, &params, &ranges).unwrap();
+    let bytes = q.to_bytes();
+    let int8 = OnnxModel::from_bytes(&bytes, Path::new("q.onnx")).unwrap();
+    let x = ArrayD::from_shape_fn(IxDyn(&[1, 3, 32, 32]), |ix| {
+        ((ix[3] * 7 + ix[2] * 3 + ix[1]) % 11) as f32 / 11.0
+    });
+    let a = &f32m.run(&[x.view()]).unwrap()[0];
+    let b = &int8.run(&[x.view()]).unwrap()[0];
+    let mse = a
+        .iter()
+        .zip(b.iter())
+        .map(|(u, v)| ((u - v) as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    assert!(mse < 1e-3, "int8 vs f32 MSE {mse}");
+    let plan = int8.plan_summary(&[vec![1, 3, 32, 32]]).unwrap();
+    let int_kernels: Vec<&String> = plan.iter().filter(|l| l.contains("i32")).collect();
+    println!(
+        "{}",
+        int_kernels
+            .iter()
+            .take(3)
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        !int_kernels.is_empty(),
+        "no integer kernel in the plan:\n{}",
+        plan.join("\n")
+    );
+}

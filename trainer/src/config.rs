@@ -99,6 +99,8 @@ pub struct RunConfig {
     pub sampling: SamplingConfig,
     /// LRPO post-training.
     pub rl: crate::lrpo::config::RlConfig,
+    /// Distillation into the one-step student.
+    pub distill: crate::distill::DistillConfig,
 }
 
 impl RunConfig {

@@ -27,6 +27,10 @@ enum Command {
     Pretrain(commands::pretrain::PretrainArgs),
     /// LRPO post-training: online RL of a pretrained policy with the composite reward.
     Rl(commands::rl::RlArgs),
+    /// Distil a diffusion policy into the one-step student (teacher samples cached on disk).
+    Distill(commands::distill::DistillArgs),
+    /// Export a distilled student to ONNX (f32, and int8 with --int8) with its policy card.
+    Export(commands::export::ExportArgs),
     /// Compare policies on held-out degraded faces (reward components, PSNR, SSIM, NIQE, identity).
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Restore aligned LQ crops with a trained policy (DDIM sampling).
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::sample::run(&args),
         Command::Rl(args) => commands::rl::run(&args),
         Command::Evaluate(args) => commands::evaluate::run(&args),
+        Command::Distill(args) => commands::distill::run(&args),
+        Command::Export(args) => commands::export::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

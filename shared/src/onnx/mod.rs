@@ -12,3 +12,92 @@ pub mod writer;
 
 pub use runner::OnnxModel;
 pub use writer::{Attr, Dim, ElemType, GraphBuilder};
+
+use crate::card::{Layout, ModelKind, PolicyCard};
+use crate::error::{Error, Result};
+
+/// Checks that a policy card describes the ONNX model it sits beside: RGB NCHW, the input and
+/// output names its kind requires (`lq` → `restored` for one-step policies; `x_t`, `t`, `lq` →
+/// `eps` style for ε-models), and fixed spatial dims, where the graph has them, equal to the
+/// card's size.
+pub fn check_card(card: &PolicyCard, model: &OnnxModel) -> Result<()> {
+    let bad = |reason: String| {
+        Err(Error::Card {
+            path: model.path().with_extension("card"),
+            reason,
+        })
+    };
+    if card.input.channels != 3 {
+        return bad(format!(
+            "card says {} channels; only RGB (3) is supported",
+            card.input.channels
+        ));
+    }
+    if card.input.layout != Layout::Nchw {
+        return bad(format!(
+            "card layout {:?} is not supported",
+            card.input.layout
+        ));
+    }
+    if card.input.size == 0 {
+        return bad("card input size is 0".into());
+    }
+    let want: &[&str] = match card.kind {
+        ModelKind::OneStep => &["lq"],
+        ModelKind::Epsilon => &["x_t", "t", "lq"],
+    };
+    if !card
+        .input
+        .input_names
+        .iter()
+        .map(String::as_str)
+        .eq(want.iter().copied())
+    {
+        return bad(format!(
+            "a {:?} policy has inputs {want:?}; the card lists {:?}",
+            card.kind, card.input.input_names
+        ));
+    }
+    if model.input_names() != card.input.input_names.as_slice() {
+        return bad(format!(
+            "the model's inputs are {:?}, the card lists {:?}",
+            model.input_names(),
+            card.input.input_names
+        ));
+    }
+    if model.output_names().first() != Some(&card.input.output_name) {
+        return bad(format!(
+            "the model's outputs are {:?}, the card names {:?}",
+            model.output_names(),
+            card.input.output_name
+        ));
+    }
+    for (name, dims) in model.input_names().iter().zip(model.input_dims()) {
+        if name == "t" {
+            continue;
+        }
+        if dims.len() != 4 {
+            return bad(format!(
+                "input {name:?} has rank {}, expected NCHW",
+                dims.len()
+            ));
+        }
+        if dims[1].is_some_and(|d| d != 3) {
+            return bad(format!(
+                "input {name:?} has {:?} channels, the card says 3",
+                dims[1]
+            ));
+        }
+        for (axis, d) in [(2, dims[2]), (3, dims[3])] {
+            if let Some(d) = d
+                && d != card.input.size as usize
+            {
+                return bad(format!(
+                    "input {name:?} axis {axis} is fixed at {d}, the card says {}",
+                    card.input.size
+                ));
+            }
+        }
+    }
+    Ok(())
+}

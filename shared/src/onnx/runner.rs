@@ -185,6 +185,22 @@ impl OnnxModel {
         Ok(plan)
     }
 
+    /// One line per node of the optimised plan for these shapes: `name: op (details)`, where the
+    /// details include the matrix-multiplication kernel tract chose (e.g. an `i32` kernel for
+    /// integer convolutions). For checking what actually runs.
+    pub fn plan_summary(&self, shapes: &[Vec<usize>]) -> Result<Vec<String>> {
+        let plan = self.plan(shapes)?;
+        let model = plan.model();
+        Ok(model
+            .nodes()
+            .iter()
+            .map(|n| {
+                let info = n.op.info().map(|v| v.join("; ")).unwrap_or_default();
+                format!("{}: {} ({info})", n.name, n.op.name())
+            })
+            .collect())
+    }
+
     /// Multiply-accumulate operations of one run on these input shapes, as tract's cost model
     /// counts them (convolutions and matrix products; element-wise work is not counted). FLOPs
     /// are about twice this.

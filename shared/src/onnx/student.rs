@@ -188,6 +188,164 @@ pub fn build_f32(spec: &StudentSpec, params: &HashMap<String, Vec<f32>>) -> Resu
     Ok(g)
 }
 
+/// Observed value range of a convolution's input and output over calibration images.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConvRange {
+    /// Smallest input value.
+    pub in_min: f32,
+    /// Largest input value.
+    pub in_max: f32,
+    /// Smallest output value (before any ReLU).
+    pub out_min: f32,
+    /// Largest output value.
+    pub out_max: f32,
+}
+
+/// Asymmetric uint8 quantisation parameters covering `[lo, hi]` (extended to include 0, as
+/// ONNX requires zero to be exactly representable): `(scale, zero_point)`.
+pub fn u8_params(lo: f32, hi: f32) -> (f32, u8) {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    let scale = ((hi - lo) / 255.0).max(1e-8);
+    let zp = (-lo / scale).round().clamp(0.0, 255.0) as u8;
+    (scale, zp)
+}
+
+/// Symmetric per-output-channel int8 quantisation of OIHW weights: `(q, scales)` with
+/// `scale_o = max|w_o| / 127`.
+pub fn quantize_weights(w: &[f32], cout: usize) -> (Vec<i8>, Vec<f32>) {
+    let per = w.len() / cout;
+    let mut q = Vec::with_capacity(w.len());
+    let mut scales = Vec::with_capacity(cout);
+    for o in 0..cout {
+        let ch = &w[o * per..(o + 1) * per];
+        let m = ch.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
+        let s = (m / 127.0).max(1e-12);
+        scales.push(s);
+        q.extend(
+            ch.iter()
+                .map(|&v| (v / s).round().clamp(-127.0, 127.0) as i8),
+        );
+    }
+    (q, scales)
+}
+
+/// Writes the int8 student: every convolution becomes `QuantizeLinear → QLinearConv →
+/// DequantizeLinear` (uint8 activations with scales from `ranges`, int8 weights per output
+/// channel, int32 biases), so tract runs it with integer kernels; ReLU, the residual adds and
+/// the upsampling stay in float between the chains. A convolution followed by ReLU gets an
+/// output range starting at 0 with zero point 0, so the quantised output saturates negative
+/// values to 0: the ReLU is folded into the requantisation.
+pub fn build_int8(
+    spec: &StudentSpec,
+    params: &HashMap<String, Vec<f32>>,
+    ranges: &HashMap<String, ConvRange>,
+) -> Result<GraphBuilder> {
+    let mut g = GraphBuilder::new("lrpo_student_int8");
+    let dims = [Dim::sym("N"), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
+    let x = g.input("lq", ElemType::F32, &dims);
+    let layers: HashMap<String, ConvLayer> = spec
+        .layers()
+        .into_iter()
+        .map(|c| (c.name.clone(), c))
+        .collect();
+    let relu_after = |name: &str| {
+        matches!(name, "conv_in" | "down1" | "down2" | "dec1" | "dec0") || name.ends_with(".conv1")
+    };
+    let qconv = |g: &mut GraphBuilder, name: &str, input: &str| -> Result<String> {
+        let c = &layers[name];
+        let get = |key: String, n: usize| -> Result<Vec<f32>> {
+            let v = params
+                .get(&key)
+                .ok_or_else(|| Error::invalid("student parameters", format!("{key} is missing")))?;
+            if v.len() != n {
+                return Err(Error::invalid(
+                    "student parameters",
+                    format!("{key} has {} values, expected {n}", v.len()),
+                ));
+            }
+            Ok(v.clone())
+        };
+        let r = ranges
+            .get(name)
+            .ok_or_else(|| Error::invalid("calibration ranges", format!("none for {name}")))?;
+        let w = get(format!("{name}.weight"), c.cout * c.cin * c.k * c.k)?;
+        let b = get(format!("{name}.bias"), c.cout)?;
+        let (xs, xz) = u8_params(r.in_min, r.in_max);
+        let (ys, yz) = if relu_after(name) {
+            u8_params(0.0, r.out_max)
+        } else {
+            u8_params(r.out_min, r.out_max)
+        };
+        let (wq, ws) = quantize_weights(&w, c.cout);
+        let bq: Vec<i32> = b
+            .iter()
+            .zip(&ws)
+            .map(|(&bv, &s)| {
+                (bv as f64 / (xs as f64 * s as f64))
+                    .round()
+                    .clamp(i32::MIN as f64, i32::MAX as f64) as i32
+            })
+            .collect();
+        let xsn = g.initializer_f32(&format!("{name}.x_scale"), &[], &[xs]);
+        let xzn = g.initializer_u8(&format!("{name}.x_zero_point"), &[], &[xz]);
+        let wn = g.initializer_i8(&format!("{name}.weight_q"), &[c.cout, c.cin, c.k, c.k], &wq);
+        let wsn = g.initializer_f32(&format!("{name}.w_scale"), &[c.cout], &ws);
+        let wzn = g.initializer_i8(&format!("{name}.w_zero_point"), &[c.cout], &vec![0; c.cout]);
+        let ysn = g.initializer_f32(&format!("{name}.y_scale"), &[], &[ys]);
+        let yzn = g.initializer_u8(&format!("{name}.y_zero_point"), &[], &[yz]);
+        let bn = g.initializer_i32(&format!("{name}.bias_q"), &[c.cout], &bq);
+        let attrs = if c.k == 1 {
+            ConvAttrs::valid(1, 1)
+        } else {
+            ConvAttrs {
+                strides: [c.stride as i64; 2],
+                ..ConvAttrs::same(3)
+            }
+        };
+        let q = g.quantize_linear(input, &xsn, &xzn, None);
+        let y = g.qlinear_conv(
+            &q,
+            &xsn,
+            &xzn,
+            &wn,
+            &wsn,
+            &wzn,
+            &ysn,
+            &yzn,
+            Some(&bn),
+            &attrs,
+        );
+        Ok(g.dequantize_linear(&y, &ysn, &yzn, None))
+    };
+    let e0 = qconv(&mut g, "conv_in", &x)?;
+    let e1 = qconv(&mut g, "down1", &e0)?;
+    let mut e2 = qconv(&mut g, "down2", &e1)?;
+    for b in 0..spec.mid_blocks {
+        let h = qconv(&mut g, &format!("mid{b}.conv1"), &e2)?;
+        let h = qconv(&mut g, &format!("mid{b}.conv2"), &h)?;
+        let s = g.add(&e2, &h);
+        e2 = g.relu(&s);
+    }
+    let p1 = qconv(&mut g, "proj1", &e2)?;
+    let u1 = g.resize(&p1, 2.0, 2.0, "nearest");
+    let s1 = g.add(&u1, &e1);
+    let d1 = qconv(&mut g, "dec1", &s1)?;
+    let p0 = qconv(&mut g, "proj0", &d1)?;
+    let u0 = g.resize(&p0, 2.0, 2.0, "nearest");
+    let s0 = g.add(&u0, &e0);
+    let d0 = qconv(&mut g, "dec0", &s0)?;
+    let r = qconv(&mut g, "conv_out", &d0)?;
+    g.add(&x, &r);
+    let y = g.rename_last_output("restored");
+    g.output(&y, ElemType::F32, &dims);
+    g.metadata("lrpo.model", "one-step student, int8");
+    g.metadata(
+        "lrpo.student",
+        &serde_json::to_string(spec).unwrap_or_default(),
+    );
+    Ok(g)
+}
+
 /// Seeded random parameters (He-normal weights scaled by `gain`, zero biases), for speed
 /// measurements and tests of the graph itself.
 pub fn random_params(spec: &StudentSpec, seed: u64, gain: f64) -> HashMap<String, Vec<f32>> {

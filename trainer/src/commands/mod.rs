@@ -1,7 +1,9 @@
 //! One module per `lrpo-train` subcommand.
 
 pub mod convert;
+pub mod distill;
 pub mod evaluate;
+pub mod export;
 pub mod prepare;
 pub mod pretrain;
 pub mod rl;

@@ -1,3 +1,4 @@
 //! Networks: the conditional diffusion policy ([`unet`]) and the one-step student ([`student`]).
 
+pub mod student;
 pub mod unet;

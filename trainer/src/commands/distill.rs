@@ -1,0 +1,106 @@
+//! `lrpo-train distill`: distil a diffusion policy into the one-step student.
+
+use crate::backend::{DeviceChoice, with_backend};
+use crate::config::RunConfig;
+use crate::distill::Distill;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `lrpo-train distill`.
+#[derive(Args, Debug)]
+pub struct DistillArgs {
+    /// Teacher run folder (LRPO or pretraining run).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Configuration whose `[distill]` section is used (model, schedule, data and sampling come
+    /// from the teacher's run).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// HQ faces (default: the teacher run's).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run folder to create.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the distillation run in this folder.
+    #[arg(long, conflicts_with_all = ["teacher", "config", "out"])]
+    pub resume: Option<PathBuf>,
+    /// Device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Stop after this many steps (checkpointing first).
+    #[arg(long)]
+    pub stop_at: Option<u64>,
+}
+
+fn data_of(run: &std::path::Path) -> Result<PathBuf> {
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("run.json"))
+            .with_context(|| format!("{}: not a run folder", run.display()))?,
+    )?;
+    Ok(PathBuf::from(
+        v["data"].as_str().context("run.json names no data")?,
+    ))
+}
+
+/// Runs distillation and prints a summary.
+pub fn run(args: &DistillArgs) -> Result<()> {
+    let task = match &args.resume {
+        Some(run) => {
+            let cfg = RunConfig::load(&run.join("config.toml"))?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(run.join("run.json"))?)?;
+            let teacher = PathBuf::from(v["init"].as_str().context("run.json names no teacher")?);
+            Distill {
+                cfg,
+                teacher,
+                data: args.data.clone().map_or_else(|| data_of(run), Ok)?,
+                run: run.clone(),
+                resume: true,
+                stop_at: args.stop_at,
+            }
+        }
+        None => {
+            let (Some(teacher), Some(out)) = (&args.teacher, &args.out) else {
+                bail!("distill needs --teacher RUN and --out RUN3 (or --resume RUN3)")
+            };
+            if out.join("checkpoints/latest.json").exists() {
+                bail!(
+                    "{} already holds a run; use --resume {0} to continue it",
+                    out.display()
+                );
+            }
+            let mut cfg = RunConfig::load(&teacher.join("config.toml"))?;
+            if let Some(c) = &args.config {
+                let other = RunConfig::load(c)?;
+                cfg.distill = other.distill;
+                cfg.rl.reward = other.rl.reward;
+            }
+            cfg.validate()?;
+            let data = args.data.clone().map_or_else(|| data_of(teacher), Ok)?;
+            Distill {
+                cfg,
+                teacher: teacher.clone(),
+                data,
+                run: out.clone(),
+                resume: false,
+                stop_at: args.stop_at,
+            }
+        }
+    };
+    let run = task.run.clone();
+    let s = with_backend(args.device, task)?;
+    println!(
+        "{}: {} steps, last loss {:.5}, teacher labelling {:.0} s, training {:.0} s",
+        run.display(),
+        s.step,
+        s.losses.last().map_or(f64::NAN, |l| l.1),
+        s.teacher_seconds,
+        s.seconds
+    );
+    if let Some(v) = s.validation {
+        println!("held-out: {v}");
+    }
+    Ok(())
+}

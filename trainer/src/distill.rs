@@ -1,0 +1,498 @@
+//! Distillation of the LRPO teacher into the one-step student.
+//!
+//! A fixed pool of training pairs (an augmented HQ face and its degradation, drawn from the
+//! seed) is restored once by the teacher (DDIM, configurable steps, η and seed) and cached on
+//! disk (`RUN/teacher/`, reused while the teacher, its sampling settings and the pool are
+//! unchanged). The student then regresses the teacher's outputs,
+//! `L = w_t·L1(s(lq), teacher(lq)) + w_gt·L1(s(lq), gt) + w_ssim·(1 − SSIM(s(lq), teacher(lq)))`,
+//! with the same optimiser, logging, checkpoints and exact resume as pretraining.
+
+use crate::backend::BackendTask;
+use crate::checkpoint;
+use crate::config::RunConfig;
+use crate::data::{FaceSet, image_for_sample, make_sample};
+use crate::diffusion::ddim_sample;
+use crate::evaluate::load_policy;
+use crate::model::student::{Student, init};
+use crate::optim_utils::{LrSchedule, clip_grad_norm};
+use crate::pretrain::{RunInfo, tensor4, to_image};
+use crate::runlog::{self, RunLog};
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor, TensorData};
+use lrpo_shared::degrade::DegradePreset;
+use lrpo_shared::image::{load_rgb, save_rgb};
+use lrpo_shared::metrics::{psnr, ssim::ssim};
+use lrpo_shared::onnx::student::StudentSpec;
+use lrpo_shared::resize::{Filter, resize};
+use lrpo_shared::rng::Rng;
+use lrpo_shared::schedule::NoiseSchedule;
+use ndarray::Array3;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const POOL_STREAM: u64 = 0x0000_D157_0000_000B;
+const TEACHER_STREAM: u64 = 0x0000_7EAC_0000_000C;
+
+/// Distillation settings (`[distill]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillConfig {
+    /// The student's size. Default: 16, 32, 64 channels, one residual block (1.66 GFLOP per
+    /// 256 × 256 face).
+    pub student: StudentSpec,
+    /// Training pairs restored by the teacher. Default 256.
+    pub pool: usize,
+    /// Teacher DDIM steps. Default 50.
+    pub teacher_steps: usize,
+    /// Teacher DDIM η. Default 0: a one-step student can only regress one target per input,
+    /// so the teacher's deterministic sample is the sensible one.
+    pub teacher_eta: f64,
+    /// Seed of the teacher's sampling noise. Default 0.
+    pub teacher_seed: u64,
+    /// Teacher samples computed per batch. Default 16.
+    pub teacher_batch: usize,
+    /// Optimiser steps. Default 2000.
+    pub steps: u64,
+    /// Pairs per step. Default 16.
+    pub batch_size: usize,
+    /// Peak learning rate (AdamW). Default 1e-3.
+    pub lr: f64,
+    /// Warm-up steps. Default 50.
+    pub warmup_steps: u64,
+    /// Final learning rate as a fraction of the peak. Default 0.05.
+    pub min_lr_ratio: f64,
+    /// Global gradient-norm clip (0 = off). Default 1.0.
+    pub grad_clip: f64,
+    /// Weight of L1 to the teacher's output. Default 1.
+    pub w_teacher: f64,
+    /// Weight of L1 to the ground truth. Default 0.
+    pub w_gt: f64,
+    /// Weight of 1 − SSIM to the teacher's output. Default 0.
+    pub w_ssim: f64,
+    /// Seed (pool, order, student initialisation). Default 0.
+    pub seed: u64,
+    /// Checkpoint every N steps. Default 200.
+    pub checkpoint_every: u64,
+    /// Log every N steps. Default 20.
+    pub log_every: u64,
+}
+
+impl Default for DistillConfig {
+    fn default() -> Self {
+        DistillConfig {
+            student: StudentSpec::default(),
+            pool: 256,
+            teacher_steps: 50,
+            teacher_eta: 0.0,
+            teacher_seed: 0,
+            teacher_batch: 16,
+            steps: 2000,
+            batch_size: 16,
+            lr: 1e-3,
+            warmup_steps: 50,
+            min_lr_ratio: 0.05,
+            grad_clip: 1.0,
+            w_teacher: 1.0,
+            w_gt: 0.0,
+            w_ssim: 0.0,
+            seed: 0,
+            checkpoint_every: 200,
+            log_every: 20,
+        }
+    }
+}
+
+/// A distillation run.
+pub struct Distill {
+    /// Configuration: the teacher run's model, schedule, data and sampling; this run's
+    /// `[distill]`.
+    pub cfg: RunConfig,
+    /// Teacher run folder (pretraining or LRPO).
+    pub teacher: PathBuf,
+    /// HQ faces.
+    pub data: PathBuf,
+    /// Run folder.
+    pub run: PathBuf,
+    /// Continue from the latest checkpoint.
+    pub resume: bool,
+    /// Stop after this many steps.
+    pub stop_at: Option<u64>,
+}
+
+/// The teacher-labelled pool.
+pub struct Pool {
+    /// LQ inputs, [0, 1].
+    pub lq: Vec<Array3<f32>>,
+    /// Teacher restorations, [0, 1] (8-bit values, as cached).
+    pub teacher: Vec<Array3<f32>>,
+    /// Ground truth, [0, 1].
+    pub gt: Vec<Array3<f32>>,
+}
+
+/// What a distillation run reports.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Steps done.
+    pub step: u64,
+    /// Logged `(step, loss)`.
+    pub losses: Vec<(u64, f64)>,
+    /// Held-out PSNR/SSIM of the student against GT, and of the teacher.
+    pub validation: Option<serde_json::Value>,
+    /// Seconds spent labelling the pool with the teacher (0 when cached).
+    pub teacher_seconds: f64,
+    /// Seconds spent training.
+    pub seconds: f64,
+}
+
+/// Builds (or loads from the cache) the teacher-labelled pool.
+pub fn teacher_pool<B: Backend>(
+    cfg: &RunConfig,
+    teacher: &Path,
+    set: &FaceSet,
+    run: &Path,
+    device: &B::Device,
+) -> Result<(Pool, f64)> {
+    let d = &cfg.distill;
+    let preset = DegradePreset::by_name(&cfg.data.preset)?;
+    let (_, model, what) = load_policy::<B>(teacher, device)?;
+    let key = serde_json::json!({"teacher": teacher, "policy": what, "steps": d.teacher_steps, "eta": d.teacher_eta, "seed": d.teacher_seed, "pool": d.pool, "pool_seed": d.seed, "data": cfg.data, "faces": set.train.iter().map(|f| &f.name).collect::<Vec<_>>(), "clip_x0": cfg.sampling.clip_x0});
+    let cache = run.join("teacher");
+    let mut pool = Pool {
+        lq: Vec::new(),
+        teacher: Vec::new(),
+        gt: Vec::new(),
+    };
+    let mut samples = Vec::new();
+    for p in 0..d.pool {
+        let face = &set.train[image_for_sample(d.seed ^ POOL_STREAM, p as u64, set.train.len())];
+        let s = make_sample(
+            &face.hq,
+            &cfg.data.augment,
+            &preset,
+            &mut Rng::derive(d.seed ^ POOL_STREAM, p as u64),
+        )?;
+        samples.push(s);
+    }
+    let key_path = cache.join("key.json");
+    let cached = key_path.exists()
+        && serde_json::from_slice::<serde_json::Value>(&std::fs::read(&key_path)?).ok()
+            == Some(key.clone())
+        && (0..d.pool).all(|p| cache.join(format!("{p:05}.png")).exists());
+    let t0 = Instant::now();
+    if cached {
+        for (p, s) in samples.into_iter().enumerate() {
+            pool.teacher
+                .push(load_rgb(&cache.join(format!("{p:05}.png")))?);
+            pool.lq.push(s.lq);
+            pool.gt.push(s.hq);
+        }
+        return Ok((pool, 0.0));
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    std::fs::create_dir_all(&cache)?;
+    let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
+    let r = cfg.data.resolution;
+    let mut progress =
+        lrpo_shared::progress::Progress::new(d.pool.div_ceil(d.teacher_batch.max(1)));
+    for (bi, chunk) in samples.chunks(d.teacher_batch.max(1)).enumerate() {
+        let lq: Vec<f32> = chunk
+            .iter()
+            .flat_map(|s| s.lq.iter().map(|v| 2.0 * v - 1.0).collect::<Vec<_>>())
+            .collect();
+        let x = ddim_sample(
+            &model,
+            &schedule,
+            tensor4::<B>(lq, chunk.len(), r, device),
+            d.teacher_steps,
+            d.teacher_eta,
+            cfg.sampling.clip_x0,
+            &mut Rng::derive(d.teacher_seed ^ TEACHER_STREAM, bi as u64),
+        )?;
+        for (i, s) in chunk.iter().enumerate() {
+            let p = bi * d.teacher_batch.max(1) + i;
+            let y = lrpo_shared::image::quantize_u8(&to_image(&x, i)?.view())?;
+            save_rgb(&cache.join(format!("{p:05}.png")), &y.view())?;
+            pool.teacher.push(y);
+            pool.lq.push(s.lq.clone());
+            pool.gt.push(s.hq.clone());
+        }
+        progress.tick(&format!("teacher batch {}", bi + 1));
+    }
+    lrpo_shared::fsio::write_atomic(&key_path, serde_json::to_string_pretty(&key)?.as_bytes())?;
+    Ok((pool, t0.elapsed().as_secs_f64()))
+}
+
+fn stack<B: Backend>(imgs: &[&Array3<f32>], device: &B::Device) -> Tensor<B, 4> {
+    let (_, h, w) = imgs[0].dim();
+    let v: Vec<f32> = imgs.iter().flat_map(|a| a.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(v, [imgs.len(), 3, h, w]), device)
+}
+
+/// A `[3, H, W]` image from item `i` of a `[N, 3, H, W]` [0, 1] tensor (clamped).
+pub fn unit_image<B: Backend>(x: &Tensor<B, 4>, i: usize) -> Result<Array3<f32>> {
+    let [_, c, h, w] = x.dims();
+    let v: Vec<f32> = x
+        .clone()
+        .narrow(0, i, 1)
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(Array3::from_shape_vec((c, h, w), v)?.mapv(|v| v.clamp(0.0, 1.0)))
+}
+
+/// Differentiable SSIM (Gaussian window σ 1.5, 11 taps, data range 1) averaged over the image,
+/// computed with depthwise convolutions without padding (the valid region, as the metric crops).
+pub fn ssim_loss<B: Backend>(x: Tensor<B, 4>, y: Tensor<B, 4>) -> Tensor<B, 1> {
+    let device = x.device();
+    let g: Vec<f32> = {
+        let v: Vec<f64> = (-5i32..=5)
+            .map(|i| (-(i * i) as f64 / (2.0 * 2.25)).exp())
+            .collect();
+        let s: f64 = v.iter().sum();
+        v.iter().map(|x| (x / s) as f32).collect()
+    };
+    let w2: Vec<f32> = (0..3)
+        .flat_map(|_| (0..121).map(|k| g[k / 11] * g[k % 11]).collect::<Vec<_>>())
+        .collect();
+    let weight = Tensor::<B, 4>::from_data(TensorData::new(w2, [3, 1, 11, 11]), &device);
+    let blur = |t: Tensor<B, 4>| {
+        burn::tensor::module::conv2d(
+            t,
+            weight.clone(),
+            None,
+            burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 3),
+        )
+    };
+    let (mx, my) = (blur(x.clone()), blur(y.clone()));
+    let vx = blur(x.clone() * x.clone()) - mx.clone() * mx.clone();
+    let vy = blur(y.clone() * y.clone()) - my.clone() * my.clone();
+    let vxy = blur(x * y) - mx.clone() * my.clone();
+    let (c1, c2) = (1e-4, 9e-4);
+    let num = (mx.clone() * my.clone()).mul_scalar(2.0).add_scalar(c1)
+        * vxy.mul_scalar(2.0).add_scalar(c2);
+    let den = (mx.clone() * mx + my.clone() * my).add_scalar(c1) * (vx + vy).add_scalar(c2);
+    (num / den).mean()
+}
+
+impl BackendTask for Distill {
+    type Output = Summary;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
+        let Distill {
+            cfg,
+            teacher,
+            data,
+            run,
+            resume,
+            stop_at,
+        } = self;
+        let d = cfg.distill.clone();
+        let set = FaceSet::load(&data, &cfg.data)?;
+        std::fs::create_dir_all(&run)?;
+        cfg.save(&run.join("config.toml"))?;
+        lrpo_shared::fsio::write_atomic(
+            &run.join("run.json"),
+            serde_json::to_string_pretty(&RunInfo {
+                command: "distill".into(),
+                data: data.clone(),
+                init: Some(teacher.clone()),
+            })?
+            .as_bytes(),
+        )?;
+        let (pool, teacher_seconds) =
+            teacher_pool::<B::InnerBackend>(&cfg, &teacher, &set, &run, &device)?;
+        B::seed(&device, d.seed);
+        let mut model: Student<B> = init(&d.student, &device);
+        let mut optim = AdamWConfig::new()
+            .with_weight_decay(0.0)
+            .init::<B, Student<B>>();
+        let mut start = 0;
+        if resume {
+            let mut ck = checkpoint::load_latest(&run)?
+                .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
+            let dir = ck.dir.clone();
+            model = model.load_record(checkpoint::from_bytes::<B, _>(
+                ck.take("model.mpk")?,
+                &device,
+                &dir.join("model.mpk"),
+            )?);
+            optim = optim.load_record(checkpoint::from_bytes::<B, _>(
+                ck.take("optim.mpk")?,
+                &device,
+                &dir.join("optim.mpk"),
+            )?);
+            start = ck.state.step;
+        }
+        if start >= d.steps {
+            bail!("{}: already trained for {start} steps", run.display());
+        }
+        let lr = LrSchedule {
+            lr: d.lr,
+            warmup: d.warmup_steps,
+            total: d.steps,
+            min_ratio: d.min_lr_ratio,
+        };
+        let mut log = RunLog::open(&run, resume.then_some(start))?;
+        let mut progress =
+            lrpo_shared::progress::Progress::starting_at(start as usize, d.steps as usize);
+        let t0 = Instant::now();
+        let mut losses = Vec::new();
+        let (mut win, mut win_n) = (0.0, 0u64);
+        let mut step = start;
+        while step < d.steps {
+            let idx: Vec<usize> = (0..d.batch_size)
+                .map(|i| {
+                    image_for_sample(
+                        d.seed ^ 0x51,
+                        step * d.batch_size as u64 + i as u64,
+                        pool.lq.len(),
+                    )
+                })
+                .collect();
+            let lq = stack::<B>(
+                &idx.iter().map(|&i| &pool.lq[i]).collect::<Vec<_>>(),
+                &device,
+            );
+            let target = stack::<B>(
+                &idx.iter().map(|&i| &pool.teacher[i]).collect::<Vec<_>>(),
+                &device,
+            );
+            let out = model.forward(lq);
+            let mut loss = (out.clone() - target.clone())
+                .abs()
+                .mean()
+                .mul_scalar(d.w_teacher);
+            if d.w_gt > 0.0 {
+                let gt = stack::<B>(
+                    &idx.iter().map(|&i| &pool.gt[i]).collect::<Vec<_>>(),
+                    &device,
+                );
+                loss = loss + (out.clone() - gt).abs().mean().mul_scalar(d.w_gt);
+            }
+            if d.w_ssim > 0.0 {
+                loss = loss
+                    + ssim_loss(out, target)
+                        .neg()
+                        .add_scalar(1.0)
+                        .mul_scalar(d.w_ssim);
+            }
+            let lv = loss.clone().into_scalar().elem::<f64>();
+            if !lv.is_finite() {
+                bail!("distillation loss became {lv} at step {step}");
+            }
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            let gn = clip_grad_norm(&model, &mut grads, d.grad_clip);
+            let rate = lr.at(step);
+            model = optim.step(rate, model, grads);
+            step += 1;
+            win += lv;
+            win_n += 1;
+            if step.is_multiple_of(d.log_every) || step == d.steps {
+                let l = win / win_n as f64;
+                log.log(serde_json::json!({"kind": "distill", "step": step, "loss": l, "lr": rate, "grad_norm": gn, "elapsed": t0.elapsed().as_secs_f64()}))?;
+                losses.push((step, l));
+                (win, win_n) = (0.0, 0);
+            }
+            let stopping = stop_at == Some(step);
+            if step.is_multiple_of(d.checkpoint_every) || step == d.steps || stopping {
+                let blobs = [
+                    (
+                        "model.mpk",
+                        checkpoint::to_bytes::<B, _>(model.clone().into_record())?,
+                    ),
+                    (
+                        "optim.mpk",
+                        checkpoint::to_bytes::<B, _>(optim.to_record())?,
+                    ),
+                ];
+                checkpoint::save(&run, step, &blobs, serde_json::json!({}), 3)?;
+                let recs = runlog::read(&run.join("metrics.jsonl"))?;
+                let pts = runlog::series(&recs, "distill", "loss");
+                crate::plot::line_chart(
+                    &run.join("plots/loss.png"),
+                    "distillation loss",
+                    "step",
+                    &[crate::plot::Series {
+                        label: "loss",
+                        color: [200, 40, 40],
+                        points: &pts,
+                    }],
+                    true,
+                )?;
+            }
+            progress.tick(&format!("step {step} loss {lv:.4}"));
+            if stopping {
+                break;
+            }
+        }
+        // Held-out check: student against GT and against the teacher's own samples.
+        let validation = validate_student(&model, &cfg, &set, &teacher, &device)?;
+        if let Some(v) = &validation {
+            let mut rec = v.clone();
+            rec["kind"] = "val".into();
+            rec["step"] = step.into();
+            log.log(rec)?;
+        }
+        Ok(Summary {
+            step,
+            losses,
+            validation,
+            teacher_seconds,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// Student, teacher and bicubic PSNR/SSIM on the held-out faces (fixed degradations).
+pub fn validate_student<B: AutodiffBackend>(
+    model: &Student<B>,
+    cfg: &RunConfig,
+    set: &FaceSet,
+    teacher: &Path,
+    device: &B::Device,
+) -> Result<Option<serde_json::Value>> {
+    use burn::module::AutodiffModule;
+    if set.val.is_empty() {
+        return Ok(None);
+    }
+    let preset = DegradePreset::by_name(&cfg.data.preset)?;
+    let r = cfg.data.resolution;
+    let (_, tmodel, _) = load_policy::<B::InnerBackend>(teacher, device)?;
+    let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
+    let student = model.valid();
+    let mut acc = [0.0f64; 6];
+    for (i, f) in set.val.iter().enumerate() {
+        let s = make_sample(
+            &f.hq,
+            &crate::data::AugmentConfig::none(),
+            &preset,
+            &mut Rng::derive(cfg.distill.seed ^ 0x7A1, i as u64),
+        )?;
+        let lq = stack::<B::InnerBackend>(&[&s.lq], device);
+        let out = unit_image(&student.forward(lq), 0)?;
+        let t = ddim_sample(
+            &tmodel,
+            &schedule,
+            tensor4::<B::InnerBackend>(s.lq.iter().map(|v| 2.0 * v - 1.0).collect(), 1, r, device),
+            cfg.distill.teacher_steps,
+            cfg.distill.teacher_eta,
+            cfg.sampling.clip_x0,
+            &mut Rng::new(cfg.distill.teacher_seed),
+        )?;
+        let t = to_image(&t, 0)?;
+        let bic = resize(&s.lq_small.view(), r, r, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
+        for (k, img) in [&out, &t, &bic].iter().enumerate() {
+            acc[2 * k] += psnr(&img.view(), &s.hq.view())?;
+            acc[2 * k + 1] += ssim(&img.view(), &s.hq.view())?;
+        }
+    }
+    let n = set.val.len() as f64;
+    Ok(Some(
+        serde_json::json!({"faces": set.val.len(), "student_psnr": acc[0] / n, "student_ssim": acc[1] / n, "teacher_psnr": acc[2] / n, "teacher_ssim": acc[3] / n, "bicubic_psnr": acc[4] / n, "bicubic_ssim": acc[5] / n}),
+    ))
+}

@@ -1,0 +1,117 @@
+//! Distillation, export and the exported models run by tract: burn and tract agree on the
+//! f32 export, the int8 export stays close, runs integer kernels and is about 4x smaller.
+
+use lrpo_trainer::backend::{DeviceChoice, with_backend};
+use lrpo_trainer::config::RunConfig;
+use lrpo_trainer::distill::Distill;
+use lrpo_trainer::pretrain::Pretrain;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn distil_then_export_f32_and_int8_checked_in_tract() {
+    let dir = std::env::temp_dir().join(format!("lrpo-student-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut c = RunConfig::default();
+    c.model.base_channels = 8;
+    c.model.channel_mult = vec![1, 2];
+    c.model.groups = 4;
+    c.data.resolution = 32;
+    c.data.holdout = vec!["grace_hopper_0.png".into()];
+    c.pretrain.steps = 6;
+    c.pretrain.batch_size = 4;
+    c.pretrain.checkpoint_every = 6;
+    c.pretrain.val_steps = 2;
+    let data = root().join("data/train/faces");
+    with_backend(
+        DeviceChoice::Cpu,
+        Pretrain {
+            cfg: c.clone(),
+            data: data.clone(),
+            run: dir.join("teacher"),
+            resume: false,
+            stop_at: None,
+        },
+    )
+    .unwrap();
+    c.distill.pool = 8;
+    c.distill.teacher_steps = 3;
+    c.distill.teacher_batch = 4;
+    c.distill.steps = 30;
+    c.distill.batch_size = 4;
+    c.distill.warmup_steps = 2;
+    c.distill.log_every = 10;
+    c.distill.checkpoint_every = 30;
+    c.distill.w_ssim = 0.1;
+    let s = with_backend(
+        DeviceChoice::Cpu,
+        Distill {
+            cfg: c.clone(),
+            teacher: dir.join("teacher"),
+            data: data.clone(),
+            run: dir.join("student"),
+            resume: false,
+            stop_at: None,
+        },
+    )
+    .unwrap();
+    assert!(s.teacher_seconds > 0.0);
+    assert!(s.losses.last().unwrap().1 < s.losses[0].1, "{:?}", s.losses);
+    assert!(s.validation.is_some());
+    // The teacher's samples are cached: a second run with the same teacher reuses them.
+    let again = with_backend(
+        DeviceChoice::Cpu,
+        Distill {
+            cfg: c,
+            teacher: dir.join("teacher"),
+            data: data.clone(),
+            run: dir.join("student"),
+            resume: true,
+            stop_at: None,
+        },
+    );
+    assert!(again.unwrap_err().to_string().contains("already trained"));
+    let r = lrpo_trainer::export::export::<lrpo_trainer::backend::Cpu>(
+        &dir.join("student"),
+        &dir.join("models/student"),
+        true,
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    println!(
+        "f32 rel err {:.2e}, int8 PSNR {:.2} dB, kernel {:?}, sizes {:?}",
+        r.f32_rel_err,
+        r.int8_psnr_vs_f32.unwrap(),
+        r.int8_kernel,
+        r.sizes
+    );
+    assert!(r.f32_rel_err < 1e-4);
+    assert!(r.int8_kernel.as_deref().unwrap().contains("i32"));
+    let ratio = r.sizes.0 as f64 / r.sizes.1.unwrap() as f64;
+    assert!(ratio > 3.0, "int8 is only {ratio:.2}x smaller");
+    assert!(r.int8_psnr_vs_f32.unwrap() > 30.0);
+    for f in [
+        "student.onnx",
+        "student.card",
+        "student_int8.onnx",
+        "student_int8.card",
+    ] {
+        assert!(dir.join("models").join(f).exists(), "{f}");
+    }
+    let card = lrpo_shared::card::PolicyCard::load(&dir.join("models/student_int8.card")).unwrap();
+    assert_eq!(
+        card.provenance.stages,
+        vec!["pretrain", "distill", "export"]
+    );
+    assert!(matches!(
+        card.quantization,
+        lrpo_shared::card::Quantization::Int8 {
+            per_channel: true,
+            ..
+        }
+    ));
+}
