@@ -7,6 +7,7 @@
 //!   parsed); the binary is a thin layer over them.
 
 pub mod commands;
+pub mod eval;
 pub mod inputs;
 pub mod pipeline;
 pub mod runtime;

@@ -19,6 +19,9 @@ enum Command {
     Restore(Box<commands::restore::RestoreArgs>),
     /// Restore faces in a stream of raw RGB24 frames from stdin to stdout.
     Stream(Box<commands::stream::StreamArgs>),
+    /// Evaluate restoration methods on a test set with every metric; write a report (JSON, CSV,
+    /// Markdown, HTML).
+    Eval(Box<commands::eval::EvalArgs>),
     /// Measure a policy's latency and peak memory per face crop.
     Bench(commands::bench::BenchArgs),
     /// Degrade images with the BFR degradation model (blur, downscale, noise, JPEG) and report
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => commands::restore::run(&args),
         Command::Stream(args) => commands::stream::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Eval(args) => commands::eval::run(&args),
     };
     match result {
         Ok(code) => code,

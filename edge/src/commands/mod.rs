@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod common;
 pub mod degrade;
+pub mod eval;
 pub mod restore;
 pub mod stream;

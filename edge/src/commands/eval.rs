@@ -1,0 +1,280 @@
+//! `lrpo-edge eval`: compare restoration methods on a test set with every metric and write a
+//! report (see `crate::eval`).
+
+use super::common::locate;
+use crate::eval::dataset::{self, SetKind};
+use crate::eval::report::{self, Report, Row, file_safe};
+use crate::eval::scoring::score;
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::runtime::{Policy, SamplerOptions};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use lrpo_shared::degrade::DegradePreset;
+use lrpo_shared::image::{load_rgb, save_rgb};
+use lrpo_shared::onnx::identity::FaceDescriptor;
+use lrpo_shared::progress::Progress;
+use lrpo_shared::resize::{Filter, resize};
+use lrpo_shared::reward::{Reward, RewardSpec};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `lrpo-edge eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Test set: a folder of HQ aligned faces (degraded here), or a folder with `lq/` and `gt/`
+    /// (pairs), or with `lq/` only (no-reference metrics).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Only files whose names match one of these globs (e.g. "obama*").
+    #[arg(long, num_args = 1..)]
+    pub include: Vec<String>,
+    /// Degradation preset for HQ folders: lrpo, gfpgan or codeformer.
+    #[arg(long, default_value = "lrpo")]
+    pub preset: String,
+    /// Seed of the degradations (image i uses sub-stream i).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Side of the evaluated crops (default: the first model's card size, else 256).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Policies to evaluate (ONNX with its card); repeatable.
+    #[arg(long = "model")]
+    pub models: Vec<PathBuf>,
+    /// Labels for the models (default: file stems), in the same order.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Baselines to include: `bicubic` (upsampling of the small LQ; the LQ itself when no small
+    /// version is known).
+    #[arg(long = "baseline")]
+    pub baselines: Vec<String>,
+    /// Folders of restorations made by other tools (same file stems as the LQs); repeatable.
+    #[arg(long = "restored")]
+    pub restored: Vec<PathBuf>,
+    /// Reward specification for the reward columns (default: configs/rewards/default.toml if
+    /// present; "none" to skip).
+    #[arg(long)]
+    pub rewards: Option<String>,
+    /// Identity network (default: models/face_descriptor.onnx).
+    #[arg(long)]
+    pub identity_model: Option<PathBuf>,
+    /// Threads for tract.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Output folder.
+    #[arg(short, long)]
+    pub out: PathBuf,
+}
+
+enum Method {
+    Bicubic,
+    Model(Box<Pipeline>),
+    Folder(PathBuf),
+}
+
+/// Runs the evaluation and writes the report. Exit code 1 when some images were skipped.
+pub fn run(args: &EvalArgs) -> Result<ExitCode> {
+    crate::threads::set_threads(args.threads.max(1));
+    let mut methods: Vec<(String, Method)> = Vec::new();
+    for b in &args.baselines {
+        match b.as_str() {
+            "bicubic" => methods.push(("bicubic".into(), Method::Bicubic)),
+            other => bail!("unknown baseline {other:?} (expected bicubic)"),
+        }
+    }
+    for (i, m) in args.models.iter().enumerate() {
+        let policy = Policy::load(m, SamplerOptions::default())?;
+        let label = args.labels.get(i).cloned().unwrap_or_else(|| {
+            m.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        });
+        methods.push((
+            label,
+            Method::Model(Box::new(Pipeline {
+                policy,
+                detector: None,
+                options: PipelineOptions::default(),
+            })),
+        ));
+    }
+    for d in &args.restored {
+        methods.push((
+            d.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            Method::Folder(d.clone()),
+        ));
+    }
+    if methods.is_empty() {
+        bail!("nothing to evaluate: give --model, --baseline bicubic or --restored DIR");
+    }
+    let size = args
+        .size
+        .or_else(|| {
+            methods.iter().find_map(|(_, m)| {
+                if let Method::Model(p) = m {
+                    Some(p.policy.crop_size())
+                } else {
+                    None
+                }
+            })
+        })
+        .unwrap_or(256);
+    let preset = DegradePreset::by_name(&args.preset)?;
+    let set = dataset::load(
+        &args.data,
+        &args.include,
+        &preset,
+        args.seed,
+        size,
+        &args.out.join("lq"),
+    )?;
+    let has_gt = set.kind != SetKind::LqOnly;
+    let identity_path = args
+        .identity_model
+        .clone()
+        .or_else(|| locate("models/face_descriptor.onnx"));
+    let faces = match &identity_path {
+        Some(p) if has_gt => Some(FaceDescriptor::load(p)?),
+        _ => None,
+    };
+    let reward: Option<Reward> = match args.rewards.as_deref() {
+        Some("none") => None,
+        spec => {
+            let path = spec
+                .map(PathBuf::from)
+                .or_else(|| locate("configs/rewards/default.toml"));
+            match path {
+                Some(p) => {
+                    let s = RewardSpec::load(&p)?;
+                    let dir = p.parent().map(PathBuf::from).unwrap_or_default();
+                    let scorers = lrpo_shared::onnx::scorers::scorers_for(
+                        &s,
+                        &dir,
+                        identity_path
+                            .as_deref()
+                            .unwrap_or(std::path::Path::new("models/face_descriptor.onnx")),
+                    )?;
+                    Some(Reward::new(s, &scorers)?)
+                }
+                None => None,
+            }
+        }
+    };
+    let images = args.out.join("images");
+    let mut rows = Vec::new();
+    let mut skipped: Vec<(String, String)> = set
+        .skipped
+        .iter()
+        .map(|(p, e)| (p.display().to_string(), e.clone()))
+        .collect();
+    let mut progress = Progress::new(set.items.len() * methods.len());
+    for item in &set.items {
+        save_rgb(
+            &images.join(format!("{}__LQ.png", item.name)),
+            &item.lq.view(),
+        )?;
+        if let Some(gt) = &item.gt {
+            save_rgb(&images.join(format!("{}__GT.png", item.name)), &gt.view())?;
+        }
+        for (label, method) in &methods {
+            let r = (|| -> Result<Row> {
+                let start = Instant::now();
+                let (out, timed) = match method {
+                    Method::Bicubic => {
+                        let (_, h, w) = item.lq.dim();
+                        let o = match &item.lq_small {
+                            Some(s) => resize(&s.view(), h, w, Filter::Bicubic)?
+                                .mapv(|v| v.clamp(0.0, 1.0)),
+                            None => item.lq.clone(),
+                        };
+                        (o, true)
+                    }
+                    Method::Model(p) => (p.process_aligned(&item.lq.view())?, true),
+                    Method::Folder(d) => {
+                        let f = ["png", "jpg", "jpeg"]
+                            .iter()
+                            .map(|e| d.join(format!("{}.{e}", item.name)))
+                            .find(|p| p.exists())
+                            .with_context(|| {
+                                format!("{}: no restoration of {} in it", d.display(), item.name)
+                            })?;
+                        let o = load_rgb(&f)?;
+                        let (_, h, w) = item.lq.dim();
+                        let o = if o.dim() == item.lq.dim() {
+                            o
+                        } else {
+                            resize(&o.view(), h, w, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0))
+                        };
+                        (o, false)
+                    }
+                };
+                let ms = start.elapsed().as_secs_f64() * 1e3;
+                save_rgb(
+                    &images.join(format!("{}__{}.png", item.name, file_safe(label))),
+                    &out.view(),
+                )?;
+                let metrics = score(
+                    &out,
+                    item.gt.as_ref(),
+                    &item.lq,
+                    reward.as_ref(),
+                    faces.as_ref(),
+                )?;
+                Ok(Row {
+                    image: item.name.clone(),
+                    method: label.clone(),
+                    metrics,
+                    time_ms: timed.then_some(ms),
+                })
+            })();
+            match r {
+                Ok(row) => rows.push(row),
+                Err(e) => {
+                    eprintln!("warning: {} with {label}: {e:#}", item.name);
+                    skipped.push((format!("{} ({label})", item.name), format!("{e:#}")));
+                }
+            }
+            progress.tick(&format!("{} / {label}", item.name));
+        }
+    }
+    let labels: Vec<String> = methods.iter().map(|m| m.0.clone()).collect();
+    let aggregate = report::aggregate(&rows, &labels);
+    let command = std::env::args()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("\"{a}\"")
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let settings = serde_json::json!({"command": command, "data": args.data, "kind": set.kind, "preset": args.preset, "seed": args.seed, "size": size, "images": set.items.len(), "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
+    let rep = Report {
+        settings,
+        methods: labels,
+        rows,
+        aggregate,
+        skipped: skipped.clone(),
+    };
+    report::write(&rep, &args.out, has_gt)?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report::markdown(&rep))?;
+    writeln!(
+        out,
+        "report in {} ({} images, {} skipped)",
+        args.out.display(),
+        set.items.len(),
+        skipped.len()
+    )?;
+    Ok(if skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
