@@ -101,6 +101,8 @@ pub struct RunConfig {
     pub rl: crate::lrpo::config::RlConfig,
     /// Distillation into the one-step student.
     pub distill: crate::distill::DistillConfig,
+    /// The `pipeline` command's settings.
+    pub pipeline: crate::pipeline::PipelineConfig,
 }
 
 impl RunConfig {

@@ -17,6 +17,7 @@ pub mod export;
 pub mod lrpo;
 pub mod model;
 pub mod optim_utils;
+pub mod pipeline;
 pub mod plot;
 pub mod pretrain;
 pub mod runlog;

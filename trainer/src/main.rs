@@ -31,6 +31,8 @@ enum Command {
     Distill(commands::distill::DistillArgs),
     /// Export a distilled student to ONNX (f32, and int8 with --int8) with its policy card.
     Export(commands::export::ExportArgs),
+    /// The whole recipe, resumable stage by stage: pretrain -> LRPO -> distill -> export.
+    Pipeline(commands::pipeline::PipelineArgs),
     /// Compare policies on held-out degraded faces (reward components, PSNR, SSIM, NIQE, identity).
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Restore aligned LQ crops with a trained policy (DDIM sampling).
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::evaluate::run(&args),
         Command::Distill(args) => commands::distill::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Pipeline(args) => commands::pipeline::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

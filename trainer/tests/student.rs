@@ -115,3 +115,43 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
         }
     ));
 }
+
+#[test]
+fn the_policy_eps_network_exports_with_attention_and_matches_burn() {
+    let dir = std::env::temp_dir().join(format!("lrpo-eps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut c = RunConfig::default();
+    c.model.base_channels = 8;
+    c.model.channel_mult = vec![1, 2, 2];
+    c.model.attention_levels = vec![2];
+    c.model.groups = 4;
+    c.data.resolution = 16;
+    c.data.holdout = vec!["grace_hopper_0.png".into()];
+    c.pretrain.steps = 3;
+    c.pretrain.batch_size = 2;
+    c.pretrain.val_steps = 2;
+    with_backend(
+        DeviceChoice::Cpu,
+        Pretrain {
+            cfg: c,
+            data: root().join("data/train/faces"),
+            run: dir.join("p"),
+            resume: false,
+            stop_at: None,
+        },
+    )
+    .unwrap();
+    let (p, err) = lrpo_trainer::export::export_eps::<lrpo_trainer::backend::Cpu>(
+        &dir.join("p"),
+        &dir.join("m/teacher"),
+        4,
+        &Default::default(),
+    )
+    .unwrap();
+    println!("ε export relative error {err:.2e}");
+    assert!(err < 1e-4);
+    let card =
+        lrpo_shared::card::PolicyCard::load(&lrpo_shared::card::PolicyCard::path_for_model(&p))
+            .unwrap();
+    assert_eq!(card.kind, lrpo_shared::card::ModelKind::Epsilon);
+}

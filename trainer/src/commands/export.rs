@@ -24,8 +24,27 @@ pub struct ExportArgs {
     pub calib: Option<PathBuf>,
 }
 
-/// Exports and prints what was checked.
+/// Exports and prints what was checked. A distillation run exports its student; a pretraining
+/// or LRPO run exports the policy's ε-network (f32) for K-step sampling on the edge.
 pub fn run(args: &ExportArgs) -> Result<()> {
+    let info: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(args.ckpt.join("run.json"))
+            .map_err(|e| anyhow::anyhow!("{}: not a run folder ({e})", args.ckpt.display()))?,
+    )?;
+    if info["command"] != "distill" {
+        let cfg = crate::config::RunConfig::load(&args.ckpt.join("config.toml"))?;
+        let (p, err) = crate::export::export_eps::<Cpu>(
+            &args.ckpt,
+            &args.out,
+            cfg.distill.teacher_steps as u32,
+            &Default::default(),
+        )?;
+        println!(
+            "{}: ε-network, tract vs burn max relative error {err:.2e}; card checked",
+            p.display()
+        );
+        return Ok(());
+    }
     let r = crate::export::export::<Cpu>(
         &args.ckpt,
         &args.out,

@@ -4,6 +4,7 @@ pub mod convert;
 pub mod distill;
 pub mod evaluate;
 pub mod export;
+pub mod pipeline;
 pub mod prepare;
 pub mod pretrain;
 pub mod rl;

@@ -2,3 +2,4 @@
 
 pub mod student;
 pub mod unet;
+pub mod unet_onnx;

@@ -167,12 +167,12 @@ impl UNetConfig {
 /// Residual block with a time-embedding bias.
 #[derive(Module, Debug)]
 pub struct ResBlock<B: Backend> {
-    norm1: GroupNorm<B>,
-    conv1: Conv2d<B>,
-    temb: Linear<B>,
-    norm2: GroupNorm<B>,
-    conv2: Conv2d<B>,
-    skip: Option<Conv2d<B>>,
+    pub(crate) norm1: GroupNorm<B>,
+    pub(crate) conv1: Conv2d<B>,
+    pub(crate) temb: Linear<B>,
+    pub(crate) norm2: GroupNorm<B>,
+    pub(crate) conv2: Conv2d<B>,
+    pub(crate) skip: Option<Conv2d<B>>,
 }
 
 impl<B: Backend> ResBlock<B> {
@@ -208,9 +208,9 @@ impl<B: Backend> ResBlock<B> {
 /// Single-head self-attention over spatial positions.
 #[derive(Module, Debug)]
 pub struct AttnBlock<B: Backend> {
-    norm: GroupNorm<B>,
-    qkv: Conv2d<B>,
-    proj: Conv2d<B>,
+    pub(crate) norm: GroupNorm<B>,
+    pub(crate) qkv: Conv2d<B>,
+    pub(crate) proj: Conv2d<B>,
 }
 
 impl<B: Backend> AttnBlock<B> {
@@ -241,33 +241,33 @@ impl<B: Backend> AttnBlock<B> {
 /// One resolution level on the way down.
 #[derive(Module, Debug)]
 pub struct DownLevel<B: Backend> {
-    blocks: Vec<ResBlock<B>>,
-    attns: Vec<Option<AttnBlock<B>>>,
-    downsample: Option<Conv2d<B>>,
+    pub(crate) blocks: Vec<ResBlock<B>>,
+    pub(crate) attns: Vec<Option<AttnBlock<B>>>,
+    pub(crate) downsample: Option<Conv2d<B>>,
 }
 
 /// One resolution level on the way up.
 #[derive(Module, Debug)]
 pub struct UpLevel<B: Backend> {
-    blocks: Vec<ResBlock<B>>,
-    attns: Vec<Option<AttnBlock<B>>>,
-    upsample: Option<Conv2d<B>>,
+    pub(crate) blocks: Vec<ResBlock<B>>,
+    pub(crate) attns: Vec<Option<AttnBlock<B>>>,
+    pub(crate) upsample: Option<Conv2d<B>>,
 }
 
 /// The conditional UNet.
 #[derive(Module, Debug)]
 pub struct UNet<B: Backend> {
-    time1: Linear<B>,
-    time2: Linear<B>,
-    stem: Conv2d<B>,
-    down: Vec<DownLevel<B>>,
-    mid_block1: ResBlock<B>,
-    mid_attn: Option<AttnBlock<B>>,
-    mid_block2: ResBlock<B>,
-    up: Vec<UpLevel<B>>,
-    out_norm: GroupNorm<B>,
-    out_conv: Conv2d<B>,
-    time_dim: usize,
+    pub(crate) time1: Linear<B>,
+    pub(crate) time2: Linear<B>,
+    pub(crate) stem: Conv2d<B>,
+    pub(crate) down: Vec<DownLevel<B>>,
+    pub(crate) mid_block1: ResBlock<B>,
+    pub(crate) mid_attn: Option<AttnBlock<B>>,
+    pub(crate) mid_block2: ResBlock<B>,
+    pub(crate) up: Vec<UpLevel<B>>,
+    pub(crate) out_norm: GroupNorm<B>,
+    pub(crate) out_conv: Conv2d<B>,
+    pub(crate) time_dim: usize,
 }
 
 /// Sinusoidal embedding of timesteps `t` (`[N]`) into `dim` features (Vaswani et al.;
