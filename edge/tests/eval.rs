@@ -89,6 +89,36 @@ fn same_seed_same_lq_bytes_and_same_numbers() {
         std::fs::read(dir.join("a/lq/obama_0.png")).unwrap(),
         std::fs::read(dir.join("c/lq/obama_0.png")).unwrap()
     );
+    // Several degradations per face: degradation r of face i is sub-stream i·N + r, so with
+    // N = 2 the first one of face 0 is the N = 1 set's face 0, and each face gets two LQs.
+    let o = bin()
+        .args([
+            "eval",
+            "--data",
+            "data/train/faces",
+            "--include",
+            "obama*",
+            "--baseline",
+            "bicubic",
+            "--seed",
+            "4",
+            "--per-face",
+            "2",
+            "-o",
+        ])
+        .arg(dir.join("d"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(report(&dir.join("d"))["rows"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        std::fs::read(dir.join("c/lq/obama2_0.png")).unwrap(),
+        std::fs::read(dir.join("d/lq/obama2_0_d0.png")).unwrap()
+    );
+    assert_ne!(
+        std::fs::read(dir.join("d/lq/obama2_0_d0.png")).unwrap(),
+        std::fs::read(dir.join("d/lq/obama2_0_d1.png")).unwrap()
+    );
     for f in [
         "README.md",
         "report.csv",

@@ -33,9 +33,13 @@ pub struct EvalArgs {
     /// Degradation preset for HQ folders: lrpo, gfpgan or codeformer.
     #[arg(long, default_value = "lrpo")]
     pub preset: String,
-    /// Seed of the degradations (image i uses sub-stream i).
+    /// Seed of the degradations (degradation r of image i uses sub-stream i·N + r, N being
+    /// `--per-face`).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Degradations per HQ face (each its own test item, named `STEM_dR` when N > 1).
+    #[arg(long, default_value_t = 1)]
+    pub per_face: usize,
     /// Side of the evaluated crops (default: the first model's card size, else 256).
     #[arg(long)]
     pub size: Option<usize>,
@@ -131,6 +135,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         &preset,
         args.seed,
         size,
+        args.per_face,
         &args.out.join("lq"),
     )?;
     let has_gt = set.kind != SetKind::LqOnly;
@@ -254,7 +259,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let settings = serde_json::json!({"command": command, "data": args.data, "kind": set.kind, "preset": args.preset, "seed": args.seed, "size": size, "images": set.items.len(), "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
+    let settings = serde_json::json!({"command": command, "data": args.data, "kind": set.kind, "preset": args.preset, "seed": args.seed, "per_face": args.per_face, "size": size, "images": set.items.len(), "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
     let rep = Report {
         settings,
         methods: labels,

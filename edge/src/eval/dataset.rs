@@ -1,7 +1,8 @@
 //! Evaluation sets.
 //!
 //! - **HQ folder** (default): every PNG/JPEG face (aligned crop) is resized to the evaluation
-//!   size and degraded with a preset and seed; the LQ, its small (pre-upsampling) version and
+//!   size and degraded with a preset and seed (`per_face` times, each with its own sub-stream:
+//!   face i, degradation r uses sub-stream `i·per_face + r`); the LQ, its small (pre-upsampling) version and
 //!   the sampled parameters are cached as files under `REPORT/lq/`, and reused byte for byte
 //!   when the same preset, seed and size are asked for again. Every method sees these bytes.
 //! - **Pairs**: `DIR/lq/` and `DIR/gt/` with the same file names (CelebA-Test style).
@@ -100,15 +101,20 @@ struct Cached {
 }
 
 /// Loads an evaluation set from `dir` (see the module doc); `include` filters file names by
-/// glob. Synthetic LQs are cached under `cache`.
+/// glob. HQ faces are degraded `per_face` times (≥ 1; items are named `STEM` when 1, else
+/// `STEM_dR`). Synthetic LQs are cached under `cache`.
 pub fn load(
     dir: &Path,
     include: &[String],
     preset: &DegradePreset,
     seed: u64,
     size: usize,
+    per_face: usize,
     cache: &Path,
 ) -> Result<EvalSet> {
+    if per_face == 0 {
+        bail!("the number of degradations per face must be at least 1");
+    }
     let keep = |p: &Path| {
         include.is_empty()
             || include.iter().any(|g| {
@@ -180,55 +186,73 @@ pub fn load(
     }
     std::fs::create_dir_all(cache)
         .with_context(|| format!("{}: cannot create", cache.display()))?;
-    for (index, p) in images_in(dir)?.into_iter().filter(|p| keep(p)).enumerate() {
-        let r = (|| -> Result<Item> {
-            let hq = fit(&load_rgb(&p)?, size)?;
-            let name = stem(&p);
-            let (lq_path, small_path, meta_path) = (
-                cache.join(format!("{name}.png")),
-                cache.join(format!("{name}_small.png")),
-                cache.join(format!("{name}.json")),
-            );
-            let params = preset.sample(&mut Rng::derive(seed, index as u64));
-            let want = Cached {
-                source: p.display().to_string(),
-                size,
-                seed,
-                index,
-                params: params.clone(),
-            };
-            let reuse = meta_path.exists()
-                && serde_json::from_slice::<Cached>(&std::fs::read(&meta_path)?)
-                    .ok()
-                    .as_ref()
-                    == Some(&want)
-                && lq_path.exists()
-                && small_path.exists();
-            let (lq, small) = if reuse {
-                (load_rgb(&lq_path)?, load_rgb(&small_path)?)
-            } else {
-                let d = degrade_full(&hq.view(), &params)?;
-                save_rgb(&lq_path, &d.lq.view())?;
-                save_rgb(&small_path, &d.small.view())?;
-                lrpo_shared::fsio::write_atomic(
-                    &meta_path,
-                    serde_json::to_string_pretty(&want)?.as_bytes(),
-                )?;
-                (d.lq, d.small)
-            };
-            Ok(Item {
-                name,
-                lq,
-                lq_small: Some(small),
-                gt: Some(hq),
-                params: Some(params),
-            })
-        })();
-        match r {
-            Ok(i) => items.push(i),
+    for (face, p) in images_in(dir)?.into_iter().filter(|p| keep(p)).enumerate() {
+        let hq = match load_rgb(&p)
+            .map_err(anyhow::Error::from)
+            .and_then(|img| fit(&img, size))
+        {
+            Ok(hq) => hq,
             Err(e) => {
                 eprintln!("warning: skipping {}: {e:#}", p.display());
                 skipped.push((p, format!("{e:#}")));
+                continue;
+            }
+        };
+        for rep in 0..per_face {
+            let index = face * per_face + rep;
+            let name = if per_face == 1 {
+                stem(&p)
+            } else {
+                format!("{}_d{rep}", stem(&p))
+            };
+            let hq = hq.clone();
+            let r = (|| -> Result<Item> {
+                let (lq_path, small_path, meta_path) = (
+                    cache.join(format!("{name}.png")),
+                    cache.join(format!("{name}_small.png")),
+                    cache.join(format!("{name}.json")),
+                );
+                let params = preset.sample(&mut Rng::derive(seed, index as u64));
+                let want = Cached {
+                    source: p.display().to_string(),
+                    size,
+                    seed,
+                    index,
+                    params: params.clone(),
+                };
+                let reuse = meta_path.exists()
+                    && serde_json::from_slice::<Cached>(&std::fs::read(&meta_path)?)
+                        .ok()
+                        .as_ref()
+                        == Some(&want)
+                    && lq_path.exists()
+                    && small_path.exists();
+                let (lq, small) = if reuse {
+                    (load_rgb(&lq_path)?, load_rgb(&small_path)?)
+                } else {
+                    let d = degrade_full(&hq.view(), &params)?;
+                    save_rgb(&lq_path, &d.lq.view())?;
+                    save_rgb(&small_path, &d.small.view())?;
+                    lrpo_shared::fsio::write_atomic(
+                        &meta_path,
+                        serde_json::to_string_pretty(&want)?.as_bytes(),
+                    )?;
+                    (d.lq, d.small)
+                };
+                Ok(Item {
+                    name,
+                    lq,
+                    lq_small: Some(small),
+                    gt: Some(hq),
+                    params: Some(params),
+                })
+            })();
+            match r {
+                Ok(i) => items.push(i),
+                Err(e) => {
+                    eprintln!("warning: skipping {}: {e:#}", p.display());
+                    skipped.push((p.clone(), format!("{e:#}")));
+                }
             }
         }
     }
