@@ -37,13 +37,16 @@ pub struct EvalSettings {
     pub seed: u64,
 }
 
-/// Mean and std of one metric over the evaluation set.
+/// Mean and std of one metric over the evaluation set, with the per-sample values (in
+/// evaluation order: face-major, then degradation) for paired comparisons.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MeanStd {
     /// Mean.
     pub mean: f64,
     /// Population std.
     pub std: f64,
+    /// Every sample's value.
+    pub values: Vec<f64>,
 }
 
 fn mean_std(v: &[f64]) -> MeanStd {
@@ -52,7 +55,29 @@ fn mean_std(v: &[f64]) -> MeanStd {
     MeanStd {
         mean: m,
         std: (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt(),
+        values: v.to_vec(),
     }
+}
+
+/// Paired difference `b − a` of two runs' per-sample values (same inputs and noise): mean,
+/// standard error of the mean (sample std / sqrt n), and how many samples increased.
+pub fn paired_difference(a: &MeanStd, b: &MeanStd) -> (f64, f64, usize) {
+    let d: Vec<f64> = a.values.iter().zip(&b.values).map(|(x, y)| y - x).collect();
+    let n = d.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN, 0);
+    }
+    let m = d.iter().sum::<f64>() / n as f64;
+    let var = if n > 1 {
+        d.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    (
+        m,
+        (var / n as f64).sqrt(),
+        d.iter().filter(|x| **x > 0.0).count(),
+    )
 }
 
 /// Loads a run's policy: a pretraining run's EMA weights or an LRPO run's weights.
@@ -157,4 +182,22 @@ pub fn evaluate<B: Backend>(
         vals.into_iter().map(|(k, v)| (k, mean_std(&v))).collect(),
         images,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paired_difference_by_hand() {
+        // Differences 1, 2, 3, -2: mean 1, sample variance (0 + 1 + 4 + 9) / 3 = 14/3,
+        // standard error sqrt(14/3 / 4); three of four increased.
+        let a = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        let b = mean_std(&[2.0, 4.0, 6.0, 2.0]);
+        let (m, se, up) = paired_difference(&a, &b);
+        assert!((m - 1.0).abs() < 1e-12);
+        assert!((se - (14.0f64 / 3.0 / 4.0).sqrt()).abs() < 1e-12);
+        assert_eq!(up, 3);
+        assert!((a.mean - 2.5).abs() < 1e-12 && (a.std - 1.25f64.sqrt()).abs() < 1e-12);
+    }
 }

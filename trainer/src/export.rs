@@ -383,12 +383,13 @@ pub fn export<B: Backend>(
 }
 
 /// Exports a diffusion policy's ε-network (a pretraining or LRPO run) to `out.onnx` with an
-/// ε-model card (sampling: the run's schedule, `steps` DDIM steps, η 0.8 as the teacher samples
-/// at inference), checked against burn on real LQ faces. Returns the largest relative error.
+/// ε-model card (sampling: the run's schedule, `steps` DDIM steps with stochasticity `eta`),
+/// checked against burn on real LQ faces. Returns the largest relative error.
 pub fn export_eps<B: Backend>(
     run: &Path,
     out: &Path,
     steps: u32,
+    eta: f32,
     device: &B::Device,
 ) -> Result<(PathBuf, f64)> {
     let (cfg, model, _) = crate::evaluate::load_policy::<B>(run, device)?;
@@ -406,7 +407,7 @@ pub fn export_eps<B: Backend>(
     c.sampling = Some(lrpo_shared::card::SamplingSpec {
         schedule: cfg.schedule.clone(),
         steps,
-        eta: 0.8,
+        eta,
         clip_x0: cfg.sampling.clip_x0,
     });
     let mut g = crate::model::unet_onnx::build(&model)?;

@@ -145,6 +145,7 @@ fn the_policy_eps_network_exports_with_attention_and_matches_burn() {
         &dir.join("p"),
         &dir.join("m/teacher"),
         4,
+        0.8,
         &Default::default(),
     )
     .unwrap();

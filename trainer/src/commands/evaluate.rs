@@ -3,7 +3,7 @@
 
 use crate::backend::{BackendTask, DeviceChoice, with_backend};
 use crate::data::FaceSet;
-use crate::evaluate::{EvalSettings, evaluate, load_policy};
+use crate::evaluate::{EvalSettings, evaluate, load_policy, paired_difference};
 use crate::lrpo::train::build_reward;
 use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
@@ -109,6 +109,32 @@ impl BackendTask for Task<'_> {
                     .collect::<Vec<_>>()
                     .join(" | ")
             ));
+        }
+        if results.len() > 1 {
+            md.push_str(&format!(
+                "\nPaired differences against {} on the same inputs and noise: mean ± standard \
+                 error (samples that increased / all).\n\n| metric | {} |\n|---|{}\n",
+                results[0].0,
+                results[1..]
+                    .iter()
+                    .map(|r| r.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                "---:|".repeat(results.len() - 1)
+            ));
+            for k in results[0].2.keys() {
+                md.push_str(&format!(
+                    "| {k} | {} |\n",
+                    results[1..]
+                        .iter()
+                        .map(|r| {
+                            let (m, se, up) = paired_difference(&results[0].2[k], &r.2[k]);
+                            format!("{m:+.4} ± {se:.4} ({up}/{})", r.2[k].values.len())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ));
+            }
         }
         lrpo_shared::fsio::write_atomic(&a.out.with_extension("md"), md.as_bytes())?;
         // Rows: LQ, each run, GT; columns: evaluation samples.

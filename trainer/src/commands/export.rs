@@ -22,6 +22,13 @@ pub struct ExportArgs {
     /// run's training data).
     #[arg(long)]
     pub calib: Option<PathBuf>,
+    /// ε-network only: DDIM steps written into its card (default: the run's
+    /// `[distill] teacher_steps`).
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// ε-network only: DDIM η written into its card (1 = as LRPO samples).
+    #[arg(long, default_value_t = 1.0)]
+    pub eta: f32,
 }
 
 /// Exports and prints what was checked. A distillation run exports its student; a pretraining
@@ -36,7 +43,8 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         let (p, err) = crate::export::export_eps::<Cpu>(
             &args.ckpt,
             &args.out,
-            cfg.distill.teacher_steps as u32,
+            args.steps.unwrap_or(cfg.distill.teacher_steps as u32),
+            args.eta,
             &Default::default(),
         )?;
         println!(
