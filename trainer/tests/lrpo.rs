@@ -122,7 +122,17 @@ fn reward_rises_with_learning_and_stays_without() {
             "{}",
             r["ratio"]
         );
-        assert!(r["loss_pol"].as_f64().unwrap().abs() < 1e-6);
+        // The loss is −mean(A·ratio) with zero-mean advantages, so with ratios 1 ± δ (float
+        // rounding of the recomputed log-probabilities) it is bounded by max|A|·δ, max|A| ≤ 5
+        // (the advantage clip), plus the f32 rounding of the mean itself (< 1e-5 here).
+        let delta = (r["ratio"]["min"].as_f64().unwrap() - 1.0)
+            .abs()
+            .max((r["ratio"]["max"].as_f64().unwrap() - 1.0).abs());
+        let loss = r["loss_pol"].as_f64().unwrap();
+        assert!(
+            loss.abs() <= 5.0 * delta + 1e-5,
+            "loss {loss} with ratio spread {delta}"
+        );
         assert_eq!(r["clip_fraction"].as_f64().unwrap(), 0.0);
     }
     for k in [
