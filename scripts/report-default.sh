@@ -46,9 +46,8 @@ $E eval --data data/train/faces "${held[@]}" --per-face 4 --seed 0 --baseline bi
 for r in default/pretrain default/lrpo default/distill default/distill_sft \
          ablation_no_gt ablation_uniform_weights; do
   d="benchmarks/training/$(basename "$r")"
-  [ "$r" = default/pretrain ] && d=benchmarks/training/pretrain
   mkdir -p "$d"
   cp "runs/$r/metrics.jsonl" "runs/$r/config.toml" "$d/"
-  [ -d "runs/$r/plots" ] && cp -r "runs/$r/plots" "$d/"
+  if [ -d "runs/$r/plots" ]; then cp -r "runs/$r/plots" "$d/"; fi
 done
 echo "done"

@@ -16,6 +16,29 @@ fn report(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
 }
 
+/// `lrpo-edge eval` of the bicubic baseline on the obama faces with seed 4 (and `extra`
+/// arguments) into `out`; panics if it fails.
+fn bicubic_only(out: &std::path::Path, extra: &[&str]) {
+    let o = bin()
+        .args([
+            "eval",
+            "--data",
+            "data/train/faces",
+            "--include",
+            "obama*",
+            "--baseline",
+            "bicubic",
+            "--seed",
+            "4",
+        ])
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn same_seed_same_lq_bytes_and_same_numbers() {
     let dir = scratch("eval-repro");
@@ -68,48 +91,14 @@ fn same_seed_same_lq_bytes_and_same_numbers() {
         ra["rows"][0]["metrics"]
     );
     // Another seed gives other degradations.
-    let o = bin()
-        .args([
-            "eval",
-            "--data",
-            "data/train/faces",
-            "--include",
-            "obama*",
-            "--baseline",
-            "bicubic",
-            "--seed",
-            "4",
-            "-o",
-        ])
-        .arg(dir.join("c"))
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    bicubic_only(&dir.join("c"), &[]);
     assert_ne!(
         std::fs::read(dir.join("a/lq/obama_0.png")).unwrap(),
         std::fs::read(dir.join("c/lq/obama_0.png")).unwrap()
     );
     // Several degradations per face: degradation r of face i is sub-stream i·N + r, so with
     // N = 2 the first one of face 0 is the N = 1 set's face 0, and each face gets two LQs.
-    let o = bin()
-        .args([
-            "eval",
-            "--data",
-            "data/train/faces",
-            "--include",
-            "obama*",
-            "--baseline",
-            "bicubic",
-            "--seed",
-            "4",
-            "--per-face",
-            "2",
-            "-o",
-        ])
-        .arg(dir.join("d"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    bicubic_only(&dir.join("d"), &["--per-face", "2"]);
     assert_eq!(report(&dir.join("d"))["rows"].as_array().unwrap().len(), 8);
     assert_eq!(
         std::fs::read(dir.join("c/lq/obama2_0.png")).unwrap(),

@@ -2,7 +2,8 @@
 //!
 //! - **HQ folder** (default): every PNG/JPEG face (aligned crop) is resized to the evaluation
 //!   size and degraded with a preset and seed (`per_face` times, each with its own sub-stream:
-//!   face i, degradation r uses sub-stream `i·per_face + r`); the LQ, its small (pre-upsampling) version and
+//!   face i, degradation r uses sub-stream `i·per_face + r`); the LQ, its small
+//!   (pre-upsampling) version and
 //!   the sampled parameters are cached as files under `REPORT/lq/`, and reused byte for byte
 //!   when the same preset, seed and size are asked for again. Every method sees these bytes.
 //! - **Pairs**: `DIR/lq/` and `DIR/gt/` with the same file names (CelebA-Test style).
@@ -98,6 +99,60 @@ struct Cached {
     seed: u64,
     index: usize,
     params: DegradeParams,
+}
+
+/// Degradation number `index` (sub-stream of `seed`) of the HQ face `hq` read from `source`,
+/// as item `name`: reused from `cache` when the cached parameters match, else made and cached.
+#[allow(clippy::too_many_arguments)]
+fn degraded_item(
+    source: &Path,
+    hq: &Array3<f32>,
+    name: String,
+    index: usize,
+    preset: &DegradePreset,
+    seed: u64,
+    size: usize,
+    cache: &Path,
+) -> Result<Item> {
+    let (lq_path, small_path, meta_path) = (
+        cache.join(format!("{name}.png")),
+        cache.join(format!("{name}_small.png")),
+        cache.join(format!("{name}.json")),
+    );
+    let params = preset.sample(&mut Rng::derive(seed, index as u64));
+    let want = Cached {
+        source: source.display().to_string(),
+        size,
+        seed,
+        index,
+        params: params.clone(),
+    };
+    let reuse = meta_path.exists()
+        && serde_json::from_slice::<Cached>(&std::fs::read(&meta_path)?)
+            .ok()
+            .as_ref()
+            == Some(&want)
+        && lq_path.exists()
+        && small_path.exists();
+    let (lq, small) = if reuse {
+        (load_rgb(&lq_path)?, load_rgb(&small_path)?)
+    } else {
+        let d = degrade_full(&hq.view(), &params)?;
+        save_rgb(&lq_path, &d.lq.view())?;
+        save_rgb(&small_path, &d.small.view())?;
+        lrpo_shared::fsio::write_atomic(
+            &meta_path,
+            serde_json::to_string_pretty(&want)?.as_bytes(),
+        )?;
+        (d.lq, d.small)
+    };
+    Ok(Item {
+        name,
+        lq,
+        lq_small: Some(small),
+        gt: Some(hq.clone()),
+        params: Some(params),
+    })
 }
 
 /// Loads an evaluation set from `dir` (see the module doc); `include` filters file names by
@@ -205,48 +260,7 @@ pub fn load(
             } else {
                 format!("{}_d{rep}", stem(&p))
             };
-            let hq = hq.clone();
-            let r = (|| -> Result<Item> {
-                let (lq_path, small_path, meta_path) = (
-                    cache.join(format!("{name}.png")),
-                    cache.join(format!("{name}_small.png")),
-                    cache.join(format!("{name}.json")),
-                );
-                let params = preset.sample(&mut Rng::derive(seed, index as u64));
-                let want = Cached {
-                    source: p.display().to_string(),
-                    size,
-                    seed,
-                    index,
-                    params: params.clone(),
-                };
-                let reuse = meta_path.exists()
-                    && serde_json::from_slice::<Cached>(&std::fs::read(&meta_path)?)
-                        .ok()
-                        .as_ref()
-                        == Some(&want)
-                    && lq_path.exists()
-                    && small_path.exists();
-                let (lq, small) = if reuse {
-                    (load_rgb(&lq_path)?, load_rgb(&small_path)?)
-                } else {
-                    let d = degrade_full(&hq.view(), &params)?;
-                    save_rgb(&lq_path, &d.lq.view())?;
-                    save_rgb(&small_path, &d.small.view())?;
-                    lrpo_shared::fsio::write_atomic(
-                        &meta_path,
-                        serde_json::to_string_pretty(&want)?.as_bytes(),
-                    )?;
-                    (d.lq, d.small)
-                };
-                Ok(Item {
-                    name,
-                    lq,
-                    lq_small: Some(small),
-                    gt: Some(hq),
-                    params: Some(params),
-                })
-            })();
+            let r = degraded_item(&p, &hq, name, index, preset, seed, size, cache);
             match r {
                 Ok(i) => items.push(i),
                 Err(e) => {
