@@ -73,11 +73,7 @@ pub fn select_faces(
     height: usize,
     o: &PipelineOptions,
 ) -> Vec<Detection> {
-    faces.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
     if o.only_center_face && !faces.is_empty() {
         let (cx, cy) = (width as f64 / 2.0, height as f64 / 2.0);
         let d = |f: &Detection| {
@@ -86,7 +82,7 @@ pub fn select_faces(
         let best = faces
             .iter()
             .enumerate()
-            .min_by(|a, b| d(a.1).partial_cmp(&d(b.1)).unwrap())
+            .min_by(|a, b| d(a.1).total_cmp(&d(b.1)))
             .map(|(i, _)| i)
             .unwrap();
         faces = vec![faces.swap_remove(best)];
@@ -119,11 +115,11 @@ impl Pipeline {
         let size = self.policy.crop_size();
         let mut out = frame.to_owned();
         let mut results = Vec::with_capacity(faces.len());
-        for f in faces {
+        for (k, f) in faces.iter().enumerate() {
             let t = face_to_crop(&f.landmarks, size)?;
             let crop = warp_to_crop(frame, &t, size, Interp::Bicubic, Border::Replicate)?;
             let start = Instant::now();
-            let restored = self.policy.restore(&crop.view())?;
+            let restored = self.policy.restore_stream(&crop.view(), k as u64)?;
             let restore_ms = start.elapsed().as_secs_f64() * 1e3;
             paste_back(
                 &mut out.view_mut(),
@@ -161,14 +157,20 @@ impl Pipeline {
     /// Restores an image that already is an aligned face crop: resized to the policy's crop
     /// size if needed (bicubic), restored, and resized back to its own size.
     pub fn process_aligned(&self, img: &ArrayView3<f32>) -> Result<Array3<f32>> {
+        self.process_aligned_stream(img, 0)
+    }
+
+    /// [`Pipeline::process_aligned`] with the sampler noise of sub-stream `stream` (see
+    /// [`Policy::restore_stream`]).
+    pub fn process_aligned_stream(&self, img: &ArrayView3<f32>, stream: u64) -> Result<Array3<f32>> {
         let (h, w) = check_rgb(img, "aligned face")?;
         ensure!(h == w, "an aligned face crop must be square, got {w}x{h}");
         let size = self.policy.crop_size();
         if h == size {
-            return self.policy.restore(img);
+            return self.policy.restore_stream(img, stream);
         }
         let x = resize(img, size, size, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
-        let y = self.policy.restore(&x.view())?;
+        let y = self.policy.restore_stream(&x.view(), stream)?;
         Ok(resize(&y.view(), h, w, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0)))
     }
 }

@@ -139,8 +139,15 @@ impl Policy {
     }
 
     /// Restores an aligned face crop `[3, S, S]`, RGB [0, 1]; returns the same shape, clamped
-    /// to [0, 1].
+    /// to [0, 1]. ε-models draw their noise from sub-stream 0 of the sampler seed.
     pub fn restore(&self, crop: &ArrayView3<f32>) -> Result<Array3<f32>> {
+        self.restore_stream(crop, 0)
+    }
+
+    /// [`Policy::restore`] with the sampler noise of ε-models drawn from sub-stream `stream` of
+    /// the seed, so that every crop of a test set (or every face of a frame) gets its own noise.
+    /// One-step models ignore it.
+    pub fn restore_stream(&self, crop: &ArrayView3<f32>, stream: u64) -> Result<Array3<f32>> {
         let (h, w) = check_rgb(crop, "face crop")?;
         ensure!(
             self.card.accepts_size(h as u32) && self.card.accepts_size(w as u32),
@@ -172,7 +179,7 @@ impl Policy {
                     .into_dimensionality::<ndarray::Ix3>()?;
                 from_model(&y.view())
             }
-            ModelKind::Epsilon => self.sample(crop, &to_model, &from_model)?,
+            ModelKind::Epsilon => self.sample(crop, stream, &to_model, &from_model)?,
         };
         if out.iter().any(|v| !v.is_finite()) {
             bail!(
@@ -187,6 +194,7 @@ impl Policy {
     fn sample(
         &self,
         crop: &ArrayView3<f32>,
+        stream: u64,
         to_model: &dyn Fn(&ArrayView3<f32>) -> Array3<f32>,
         from_model: &dyn Fn(&ArrayView3<f32>) -> Array3<f32>,
     ) -> Result<Array3<f32>> {
@@ -198,7 +206,7 @@ impl Policy {
         let lq = to_model(crop).insert_axis(Axis(0)).into_dyn();
         let shape = lq.shape().to_vec();
         let n: usize = shape.iter().product();
-        let mut rng = Rng::new(sampler.seed);
+        let mut rng = Rng::derive(sampler.seed, stream);
         let mut x = vec![0.0f32; n];
         rng.fill_normal(&mut x);
         let mut z = vec![0.0f32; n];

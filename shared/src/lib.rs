@@ -10,6 +10,7 @@
 //!   reference implementation.
 //! - [`reward`]: the composite reward (TOML [`reward::RewardSpec`], per-component breakdown).
 //! - [`card`]: the policy card shipped beside every exported model.
+//! - [`faceset`]: face-set source tables, manifests and identity-disjoint splits.
 //! - [`rng`]: the seeded random number generator every random process uses.
 //! - [`fsio`]: atomic file writes.
 //! - [`progress`]: a progress bar on stderr for long commands.
@@ -18,6 +19,7 @@ pub mod align;
 pub mod card;
 pub mod degrade;
 pub mod error;
+pub mod faceset;
 pub mod fsio;
 pub mod image;
 pub mod metrics;

@@ -2,18 +2,26 @@
 //! pairs on the fly, deterministically from the seed, by a background loader.
 //!
 //! - Every PNG/JPEG under the folder (recursively) is loaded once, centre-cropped to a square if
-//!   needed, and resized to the training resolution with an antialiased bicubic filter. Files
-//!   that cannot be read are skipped with a warning and counted, never a crash.
+//!   needed, and kept at twice the training resolution (antialiased) as the augmentation
+//!   source, and at the training resolution itself. Files that cannot be read are skipped with
+//!   a warning and counted, never a crash.
+//! - A folder with a face-set manifest (`faces.json`, `lrpo-train prepare-faces --sources`)
+//!   is split by its identities: the `train` split trains, the `validation` split validates, and
+//!   the `test` split is never loaded.
 //! - Sample `p` of the run (step `s`, batch position `i`, `p = s·batch + i`) takes the image at
 //!   position `p mod n` of epoch `p / n`'s shuffled order and draws its augmentation and
 //!   degradation from `Rng::derive(seed, p)`: the same seed gives the same pairs, and a resumed
 //!   run sees exactly the batches an uninterrupted run would.
-//! - Augmentation (optional): horizontal flip, a small random scale/shift (similarity warp),
-//!   brightness/contrast/saturation jitter. Degradation: `lrpo_shared::degrade` with the
-//!   configured preset (ranges defined at 512 px and scaled to the resolution).
+//! - Augmentation (optional, seeded): horizontal flip, scale (default ±10 %), rotation (±10°)
+//!   and translation (±3 % of the side) as one similarity warp applied at alignment time, from
+//!   the source at twice the training resolution (the warp's output is then antialiased down,
+//!   so the face is resampled once, not warped from a small crop), then brightness / contrast /
+//!   saturation jitter. Degradation: `lrpo_shared::degrade` with the configured preset (ranges
+//!   defined at 512 px and scaled to the resolution).
 
 use anyhow::{Context, Result, bail, ensure};
 use lrpo_shared::align::{Border, Interp, Similarity, warp_to_crop};
+use lrpo_shared::faceset::{MANIFEST_FILE, Manifest, Split};
 use lrpo_shared::degrade::{DegradeParams, DegradePreset, degrade_full};
 use lrpo_shared::image::load_rgb;
 use lrpo_shared::resize::resize_antialiased;
@@ -32,9 +40,10 @@ pub struct DataConfig {
     /// Degradation preset: `lrpo`, `gfpgan` or `codeformer`. Default `lrpo`.
     pub preset: String,
     /// File names (without folders) held out for validation. When empty, the last `val_count`
-    /// images in name order are held out.
+    /// images in name order are held out. Not used for a folder with a manifest (its
+    /// validation split is).
     pub holdout: Vec<String>,
-    /// Held-out images when `holdout` is empty. Default 2.
+    /// Held-out images when `holdout` is empty. Default 2. Not used with a manifest.
     pub val_count: usize,
     /// Augmentation.
     pub augment: AugmentConfig,
@@ -61,8 +70,10 @@ impl Default for DataConfig {
 pub struct AugmentConfig {
     /// Random horizontal flips. Default true.
     pub flip: bool,
-    /// Largest relative scale change (e.g. 0.05 = ±5 %). Default 0.05.
+    /// Largest relative scale change (e.g. 0.1 = ±10 %). Default 0.1.
     pub scale: f64,
+    /// Largest rotation in degrees (about the crop centre). Default 10.
+    pub rotate: f64,
     /// Largest shift as a fraction of the side. Default 0.03.
     pub shift: f64,
     /// Largest relative brightness/contrast/saturation change. Default 0.05.
@@ -73,7 +84,8 @@ impl Default for AugmentConfig {
     fn default() -> Self {
         AugmentConfig {
             flip: true,
-            scale: 0.05,
+            scale: 0.1,
+            rotate: 10.0,
             shift: 0.03,
             color: 0.05,
         }
@@ -86,9 +98,36 @@ impl AugmentConfig {
         AugmentConfig {
             flip: false,
             scale: 0.0,
+            rotate: 0.0,
             shift: 0.0,
             color: 0.0,
         }
+    }
+
+    /// Checks the ranges: scale in [0, 0.5), rotation in [0, 45]°, shift in [0, 0.25], colour
+    /// in [0, 0.5].
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            (0.0..0.5).contains(&self.scale),
+            "data.augment.scale must be in [0, 0.5), found {}",
+            self.scale
+        );
+        ensure!(
+            (0.0..=45.0).contains(&self.rotate),
+            "data.augment.rotate must be in [0, 45] degrees, found {}",
+            self.rotate
+        );
+        ensure!(
+            (0.0..=0.25).contains(&self.shift),
+            "data.augment.shift must be in [0, 0.25], found {}",
+            self.shift
+        );
+        ensure!(
+            (0.0..=0.5).contains(&self.color),
+            "data.augment.color must be in [0, 0.5], found {}",
+            self.color
+        );
+        Ok(())
     }
 }
 
@@ -99,6 +138,19 @@ pub struct Face {
     pub name: String,
     /// RGB [0, 1], `[3, R, R]`.
     pub hq: Array3<f32>,
+    /// The augmentation source, RGB [0, 1], `[3, 2R, 2R]` (None: augment from `hq`).
+    pub src: Option<Array3<f32>>,
+}
+
+impl Face {
+    /// A face from a square image of any size: `hq` at `resolution`, `src` at twice that.
+    pub fn from_image(name: String, img: &Array3<f32>, resolution: usize) -> Result<Self> {
+        Ok(Face {
+            name,
+            hq: square_resize(img, resolution)?,
+            src: Some(square_resize(img, 2 * resolution)?),
+        })
+    }
 }
 
 /// The loaded data set.
@@ -141,8 +193,10 @@ pub fn square_resize(img: &Array3<f32>, size: usize) -> Result<Array3<f32>> {
     let sq = img.slice(s![.., y0..y0 + side, x0..x0 + side]);
     let out = if side == size {
         sq.to_owned()
-    } else {
+    } else if side > size {
         resize_antialiased(&sq, size, size)?
+    } else {
+        lrpo_shared::resize::resize(&sq, size, size, lrpo_shared::resize::Filter::Bicubic)?
     };
     Ok(out.mapv(|v| v.clamp(0.0, 1.0)))
 }
@@ -151,10 +205,14 @@ impl FaceSet {
     /// Loads every image under `dir` at `cfg.resolution` and splits off the held-out ones.
     pub fn load(dir: &Path, cfg: &DataConfig) -> Result<Self> {
         ensure!(
-            cfg.resolution >= 8,
-            "data.resolution {} is too small",
+            (8..=1024).contains(&cfg.resolution),
+            "data.resolution must be in 8..=1024, found {}",
             cfg.resolution
         );
+        cfg.augment.validate()?;
+        if dir.join(MANIFEST_FILE).is_file() {
+            return Self::load_manifest(dir, cfg);
+        }
         let mut files = Vec::new();
         scan(dir, &mut files)?;
         if files.is_empty() {
@@ -166,18 +224,16 @@ impl FaceSet {
         let mut faces = Vec::new();
         let mut skipped = Vec::new();
         for f in files {
+            let name = f
+                .strip_prefix(dir)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .into_owned();
             match load_rgb(&f)
                 .map_err(anyhow::Error::from)
-                .and_then(|img| square_resize(&img, cfg.resolution))
+                .and_then(|img| Face::from_image(name, &img, cfg.resolution))
             {
-                Ok(hq) => {
-                    let name = f
-                        .strip_prefix(dir)
-                        .unwrap_or(&f)
-                        .to_string_lossy()
-                        .into_owned();
-                    faces.push(Face { name, hq });
-                }
+                Ok(face) => faces.push(face),
                 Err(e) => {
                     eprintln!("warning: skipping {}: {e:#}", f.display());
                     skipped.push((f, format!("{e:#}")));
@@ -222,6 +278,43 @@ impl FaceSet {
             skipped,
         })
     }
+
+    /// Loads the train and validation splits of a face-set folder with a manifest. A listed
+    /// crop that is missing or whose bytes do not match the manifest's SHA-256 is an error (the
+    /// splits would silently change otherwise).
+    fn load_manifest(dir: &Path, cfg: &DataConfig) -> Result<Self> {
+        let m = Manifest::load(dir)?;
+        let load = |split: Split| -> Result<Vec<Face>> {
+            let mut v = Vec::new();
+            for f in m.faces_in(split) {
+                let Some(file) = &f.file else { continue };
+                let p = dir.join(file);
+                if let Some(want) = &f.sha256 {
+                    let got = crate::faceset::sha256_file(&p)?;
+                    ensure!(
+                        &got == want,
+                        "{}: SHA-256 {got} differs from the manifest's {want}",
+                        p.display()
+                    );
+                }
+                let img = load_rgb(&p)?;
+                v.push(Face::from_image(file.clone(), &img, cfg.resolution)?);
+            }
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(v)
+        };
+        let (train, val) = (load(Split::Train)?, load(Split::Validation)?);
+        ensure!(
+            !train.is_empty(),
+            "{}: the manifest's train split has no faces",
+            dir.display()
+        );
+        Ok(FaceSet {
+            train,
+            val,
+            skipped: vec![],
+        })
+    }
 }
 
 /// One training pair.
@@ -237,34 +330,62 @@ pub struct Sample {
     pub params: DegradeParams,
 }
 
-/// Augments `face` and degrades it, drawing everything from `rng`.
+/// The augmentation warp from the source (side `n_src`) to the training crop (side `n_out`):
+/// whether to mirror the result, then scale, rotation and shift about the centres, drawn from
+/// `rng` in that order. Mirroring the warped crop equals mirroring the source first (with the
+/// mirrored, equally likely, rotation), so the similarity itself needs no reflection.
+fn augment_warp(
+    aug: &AugmentConfig,
+    n_src: usize,
+    n_out: usize,
+    rng: &mut Rng,
+) -> (bool, Similarity) {
+    let flip = aug.flip && rng.bernoulli(0.5);
+    let sc = 1.0 + rng.range(-aug.scale, aug.scale);
+    let theta = rng.range(-aug.rotate, aug.rotate).to_radians();
+    let (dx, dy) = (
+        rng.range(-aug.shift, aug.shift) * n_out as f64,
+        rng.range(-aug.shift, aug.shift) * n_out as f64,
+    );
+    let k = n_out as f64 / n_src as f64 * sc;
+    let (cs, cd) = ((n_src as f64 - 1.0) / 2.0, (n_out as f64 - 1.0) / 2.0);
+    // p_out = k·R(θ)·(p_src − c_src) + c_out + d.
+    let (a, b) = (k * theta.cos(), k * theta.sin());
+    (
+        flip,
+        Similarity {
+            a,
+            b,
+            tx: cd + dx - (a * cs - b * cs),
+            ty: cd + dy - (b * cs + a * cs),
+        },
+    )
+}
+
+/// Augments `face` and degrades it, drawing everything from `rng`. With a geometric
+/// augmentation the face is warped once from its source at twice the resolution, at twice the
+/// resolution, and antialiased down.
 pub fn make_sample(
-    face: &Array3<f32>,
+    face: &Face,
     aug: &AugmentConfig,
     preset: &DegradePreset,
     rng: &mut Rng,
 ) -> Result<Sample> {
-    let (_, n, _) = face.dim();
-    let mut hq = face.clone();
-    if aug.flip && rng.bernoulli(0.5) {
-        hq.invert_axis(ndarray::Axis(2));
-    }
-    if aug.scale > 0.0 || aug.shift > 0.0 {
-        let sc = 1.0 + rng.range(-aug.scale, aug.scale);
-        let (dx, dy) = (
-            rng.range(-aug.shift, aug.shift) * n as f64,
-            rng.range(-aug.shift, aug.shift) * n as f64,
-        );
-        let c = (n as f64 - 1.0) / 2.0;
-        // Scale about the centre, then shift.
-        let t = Similarity {
-            a: sc,
-            b: 0.0,
-            tx: c - sc * c + dx,
-            ty: c - sc * c + dy,
-        };
-        hq = warp_to_crop(&hq.view(), &t, n, Interp::Bicubic, Border::Replicate)?;
-    }
+    let (_, n, _) = face.hq.dim();
+    let geometric = aug.flip || aug.scale > 0.0 || aug.rotate > 0.0 || aug.shift > 0.0;
+    let mut hq = if geometric {
+        let src = face.src.as_ref().unwrap_or(&face.hq);
+        let (_, ns, _) = src.dim();
+        let big = 2 * n;
+        let (flip, t) = augment_warp(aug, ns, big, rng);
+        let mut w = warp_to_crop(&src.view(), &t, big, Interp::Bicubic, Border::Replicate)?;
+        if flip {
+            w.invert_axis(ndarray::Axis(2));
+        }
+        resize_antialiased(&w.view(), n, n)?.mapv(|v| v.clamp(0.0, 1.0))
+    } else {
+        face.hq.clone()
+    };
     if aug.color > 0.0 {
         let (b, ct, sat) = (
             1.0 + rng.range(-aug.color, aug.color),
@@ -343,7 +464,7 @@ pub fn batch_for_step(
         let p = step * batch as u64 + i as u64;
         let face = &set.train[image_for_sample(seed, p, set.train.len())];
         let mut rng = Rng::derive(seed ^ SAMPLE_STREAM, p);
-        let s = make_sample(&face.hq, &cfg.augment, preset, &mut rng)?;
+        let s = make_sample(face, &cfg.augment, preset, &mut rng)?;
         hq.extend(s.hq.iter().map(|v| 2.0 * v - 1.0));
         lq.extend(s.lq.iter().map(|v| 2.0 * v - 1.0));
     }
@@ -410,6 +531,7 @@ mod tests {
                 hq: Array3::from_shape_fn((3, 32, 32), |(c, y, x)| {
                     ((x + 2 * y + 7 * c + i) % 19) as f32 / 19.0
                 }),
+                src: None,
             })
             .collect();
         FaceSet {
@@ -438,6 +560,62 @@ mod tests {
         assert_eq!(l.next_batch().unwrap().step, 6);
         let b7 = l.next_batch().unwrap();
         assert_eq!((b7.step, &b7.lq), (7, &a.lq));
+    }
+
+    #[test]
+    fn augmentation_warps_stay_in_their_ranges() {
+        let aug = AugmentConfig::default();
+        for p in 0..200u64 {
+            let mut rng = Rng::derive(5, p);
+            let (_, t) = augment_warp(&aug, 256, 128, &mut rng);
+            // Scale 0.5·(1 ± 0.1), angle within ±10°, source centre within ±3 % of the centre.
+            let k = t.scale() / 0.5;
+            assert!((0.9 - 1e-12..=1.1 + 1e-12).contains(&k), "scale {k}");
+            let angle = t.b.atan2(t.a).to_degrees();
+            assert!(angle.abs() <= 10.0 + 1e-9, "angle {angle}");
+            let [cx, cy] = t.apply([127.5, 127.5]);
+            assert!((cx - 63.5).abs() <= 0.03 * 128.0 + 1e-9);
+            assert!((cy - 63.5).abs() <= 0.03 * 128.0 + 1e-9);
+        }
+        // No range: the warp is the plain 2:1 resampling about the centres.
+        let (flip, t) = augment_warp(&AugmentConfig::none(), 256, 128, &mut Rng::new(1));
+        assert!(!flip);
+        assert!((t.a - 0.5).abs() < 1e-12 && t.b == 0.0);
+        assert!((t.apply([0.0, 0.0])[0] + 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn geometric_augmentation_resamples_from_the_large_source() {
+        // A face whose source holds detail finer than the training resolution: a warp with no
+        // jitter reproduces the antialiased training image closely (same content, one
+        // resampling), and without augmentation the training image is used as it is.
+        let src = Array3::from_shape_fn((3, 64, 64), |(c, y, x)| {
+            (0.5 + 0.4 * ((x as f32 * 0.3).sin() * (y as f32 * 0.2 + c as f32).cos())).clamp(0.0, 1.0)
+        });
+        let face = Face::from_image("f.png".into(), &src, 32).unwrap();
+        assert_eq!(face.src.as_ref().unwrap().dim(), (3, 64, 64));
+        let p = DegradePreset::lrpo();
+        let none = make_sample(&face, &AugmentConfig::none(), &p, &mut Rng::new(2)).unwrap();
+        assert_eq!(none.hq, face.hq);
+        let tiny = AugmentConfig {
+            scale: 1e-9,
+            ..AugmentConfig::none()
+        };
+        let s = make_sample(&face, &tiny, &p, &mut Rng::new(2)).unwrap();
+        let psnr = lrpo_shared::metrics::psnr(&s.hq.view(), &face.hq.view()).unwrap();
+        assert!(psnr > 30.0, "warped vs direct: {psnr} dB");
+        // Rotation changes the picture; a bad range is refused with its key.
+        let rot = AugmentConfig {
+            rotate: 10.0,
+            ..AugmentConfig::none()
+        };
+        let r = make_sample(&face, &rot, &p, &mut Rng::new(3)).unwrap();
+        assert!(lrpo_shared::metrics::psnr(&r.hq.view(), &face.hq.view()).unwrap() < psnr);
+        let bad = AugmentConfig {
+            rotate: 90.0,
+            ..AugmentConfig::none()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("rotate"));
     }
 
     #[test]

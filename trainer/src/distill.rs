@@ -170,7 +170,7 @@ pub fn teacher_pool<B: Backend>(
     for p in 0..d.pool {
         let face = &set.train[image_for_sample(d.seed ^ POOL_STREAM, p as u64, set.train.len())];
         let s = make_sample(
-            &face.hq,
+            face,
             &cfg.data.augment,
             &preset,
             &mut Rng::derive(d.seed ^ POOL_STREAM, p as u64),
@@ -468,7 +468,7 @@ pub fn validate_student<B: AutodiffBackend>(
     let mut acc = [0.0f64; 6];
     for (i, f) in set.val.iter().enumerate() {
         let s = make_sample(
-            &f.hq,
+            f,
             &crate::data::AugmentConfig::none(),
             &preset,
             &mut Rng::derive(cfg.distill.seed ^ 0x7A1, i as u64),

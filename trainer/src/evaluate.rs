@@ -130,7 +130,7 @@ pub fn evaluate<B: Backend>(
         for k in 0..s.per_face {
             let stream = (fi * s.per_face + k) as u64;
             let sample = make_sample(
-                &face.hq,
+                face,
                 &AugmentConfig::none(),
                 &preset,
                 &mut Rng::derive(s.seed ^ EVAL_STREAM, stream),

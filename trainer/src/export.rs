@@ -147,7 +147,7 @@ pub fn calibration_inputs(cfg: &RunConfig, dir: &Path, count: usize) -> Result<V
         let f = &set.train[i % set.train.len()];
         out.push(
             make_sample(
-                &f.hq,
+                f,
                 &AugmentConfig::default(),
                 &preset,
                 &mut Rng::derive(0xCA11B, i as u64),

@@ -14,6 +14,7 @@ pub mod diffusion;
 pub mod distill;
 pub mod evaluate;
 pub mod export;
+pub mod faceset;
 pub mod lrpo;
 pub mod model;
 pub mod optim_utils;

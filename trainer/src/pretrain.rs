@@ -136,7 +136,7 @@ pub fn validate<B: Backend>(
     let mut samples = Vec::new();
     for (i, f) in set.val.iter().enumerate() {
         samples.push(make_sample(
-            &f.hq,
+            f,
             &AugmentConfig::none(),
             &preset,
             &mut Rng::derive(p.seed ^ VAL_STREAM, i as u64),

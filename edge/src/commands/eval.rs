@@ -15,8 +15,10 @@ use lrpo_shared::onnx::identity::FaceDescriptor;
 use lrpo_shared::progress::Progress;
 use lrpo_shared::resize::{Filter, resize};
 use lrpo_shared::reward::{Reward, RewardSpec};
+use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -24,9 +26,24 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Test set: a folder of HQ aligned faces (degraded here), or a folder with `lq/` and `gt/`
-    /// (pairs), or with `lq/` only (no-reference metrics).
+    /// (pairs), or with `lq/` only (no-reference metrics). Default: the `--manifest`'s folder.
+    #[arg(long, required_unless_present_any = ["manifest", "real"])]
+    pub data: Option<PathBuf>,
+    /// Face-set manifest (`faces.json`, or its folder): evaluate only the faces of `--split`,
+    /// and compute paired intervals over their identities (the frozen protocol).
     #[arg(long)]
-    pub data: PathBuf,
+    pub manifest: Option<PathBuf>,
+    /// Split of the manifest to evaluate: test (reported results), validation (tuning) or train.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Real photographs (no ground truth): detect and restore their faces through the whole
+    /// pipeline and report, per face, identity distance input→output, NIQE, BRISQUE and
+    /// sharpness before and after (see `crate::eval::real`). Replaces `--data`.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["data", "manifest"])]
+    pub real: Vec<PathBuf>,
+    /// Face detector for `--real` (default: models/mtcnn).
+    #[arg(long)]
+    pub detector: Option<PathBuf>,
     /// Only files whose names match one of these globs (e.g. "obama*").
     #[arg(long, num_args = 1..)]
     pub include: Vec<String>,
@@ -49,10 +66,14 @@ pub struct EvalArgs {
     /// Labels for the models (default: file stems), in the same order.
     #[arg(long = "label")]
     pub labels: Vec<String>,
-    /// Baselines to include: `bicubic` (upsampling of the small LQ; the LQ itself when no small
-    /// version is known).
+    /// Baselines to include: `input` (the LQ as it is, at the crop size) and `bicubic`
+    /// (bicubic upsampling of the real small LQ; the LQ itself when no small version is known).
     #[arg(long = "baseline")]
     pub baselines: Vec<String>,
+    /// The method paired differences are computed against (default: `bicubic` when evaluated,
+    /// else `input`, else the first method).
+    #[arg(long)]
+    pub reference: Option<String>,
     /// Folders of restorations made by other tools (same file stems as the LQs); repeatable.
     #[arg(long = "restored")]
     pub restored: Vec<PathBuf>,
@@ -72,6 +93,7 @@ pub struct EvalArgs {
 }
 
 enum Method {
+    Input,
     Bicubic,
     Model(Box<Pipeline>),
     Folder(PathBuf),
@@ -80,11 +102,15 @@ enum Method {
 /// Runs the evaluation and writes the report. Exit code 1 when some images were skipped.
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     crate::threads::set_threads(args.threads.max(1));
+    if !args.real.is_empty() {
+        return crate::eval::real::run(args);
+    }
     let mut methods: Vec<(String, Method)> = Vec::new();
     for b in &args.baselines {
         match b.as_str() {
+            "input" => methods.push(("input".into(), Method::Input)),
             "bicubic" => methods.push(("bicubic".into(), Method::Bicubic)),
-            other => bail!("unknown baseline {other:?} (expected bicubic)"),
+            other => bail!("unknown baseline {other:?} (expected input or bicubic)"),
         }
     }
     for (i, m) in args.models.iter().enumerate() {
@@ -129,9 +155,43 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         })
         .unwrap_or(256);
     let preset = DegradePreset::by_name(&args.preset)?;
+    // The frozen protocol: only the faces of one split of a manifest, identities from it.
+    let manifest = match &args.manifest {
+        Some(p) => Some((Manifest::load(p)?, p.clone())),
+        None => None,
+    };
+    let data = match (&args.data, &manifest) {
+        (Some(d), _) => d.clone(),
+        (None, Some((_, p))) if p.is_dir() => p.clone(),
+        (None, Some((_, p))) => p.parent().map(PathBuf::from).unwrap_or_default(),
+        (None, None) => bail!("give --data DIR, --manifest FACES.json or --real PHOTOS"),
+    };
+    let mut include = args.include.clone();
+    let mut stem_identity: BTreeMap<String, String> = BTreeMap::new();
+    if let Some((m, p)) = &manifest {
+        let split = Split::by_name(&args.split)?;
+        let files: Vec<&FaceEntry> = m.faces_in(split).collect();
+        if files.is_empty() {
+            bail!("{}: no accepted faces in the {} split", p.display(), args.split);
+        }
+        for f in &files {
+            if let (Some(file), Some(id)) = (&f.file, &f.identity) {
+                let stem = Path::new(file).file_stem().unwrap_or_default();
+                stem_identity.insert(stem.to_string_lossy().into_owned(), id.clone());
+            }
+        }
+        let wanted = |file: &String| {
+            args.include.is_empty()
+                || args.include.iter().any(|g| crate::inputs::glob_match(g, file))
+        };
+        include = files.iter().filter_map(|f| f.file.clone()).filter(wanted).collect();
+        if include.is_empty() {
+            bail!("--include leaves no face of the {} split", args.split);
+        }
+    }
     let set = dataset::load(
-        &args.data,
-        &args.include,
+        &data,
+        &include,
         &preset,
         args.seed,
         size,
@@ -178,7 +238,20 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         .map(|(p, e)| (p.display().to_string(), e.clone()))
         .collect();
     let mut progress = Progress::new(set.items.len() * methods.len());
-    for item in &set.items {
+    // Each item's identity: the manifest's, else the file's own stem (one identity per file).
+    let identities: BTreeMap<String, String> = set
+        .items
+        .iter()
+        .map(|item| {
+            let stem = match item.name.rsplit_once("_d") {
+                Some((s, r)) if args.per_face > 1 && r.parse::<usize>().is_ok() => s,
+                _ => item.name.as_str(),
+            };
+            let id = stem_identity.get(stem).cloned().unwrap_or_else(|| stem.to_string());
+            (item.name.clone(), id)
+        })
+        .collect();
+    for (stream, item) in set.items.iter().enumerate() {
         save_rgb(
             &images.join(format!("{}__LQ.png", item.name)),
             &item.lq.view(),
@@ -190,6 +263,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             let r = (|| -> Result<Row> {
                 let start = Instant::now();
                 let (out, timed) = match method {
+                    Method::Input => (item.lq.clone(), true),
                     Method::Bicubic => {
                         let (_, h, w) = item.lq.dim();
                         let o = match &item.lq_small {
@@ -199,7 +273,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                         };
                         (o, true)
                     }
-                    Method::Model(p) => (p.process_aligned(&item.lq.view())?, true),
+                    Method::Model(p) => (
+                        p.process_aligned_stream(&item.lq.view(), stream as u64)?,
+                        true,
+                    ),
                     Method::Folder(d) => {
                         let f = ["png", "jpg", "jpeg"]
                             .iter()
@@ -249,6 +326,16 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     }
     let labels: Vec<String> = methods.iter().map(|m| m.0.clone()).collect();
     let aggregate = report::aggregate(&rows, &labels);
+    let reference = match &args.reference {
+        Some(r) if labels.contains(r) => r.clone(),
+        Some(r) => bail!("--reference {r:?} is not one of the evaluated methods {labels:?}"),
+        None => ["bicubic", "input"]
+            .iter()
+            .map(|s| s.to_string())
+            .find(|s| labels.contains(s))
+            .unwrap_or_else(|| labels[0].clone()),
+    };
+    let paired = crate::eval::paired::paired(&rows, &labels, &reference, &identities);
     let command = std::env::args()
         .map(|a| {
             if a.contains(' ') {
@@ -259,17 +346,21 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let settings = serde_json::json!({"command": command, "data": args.data, "kind": set.kind, "preset": args.preset, "seed": args.seed, "per_face": args.per_face, "size": size, "images": set.items.len(), "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
+    let n_ids = identities.values().collect::<std::collections::BTreeSet<_>>().len();
+    let settings = serde_json::json!({"command": command, "data": data, "manifest": args.manifest, "split": args.manifest.as_ref().map(|_| args.split.clone()), "identities": n_ids, "kind": set.kind, "preset": args.preset, "seed": args.seed, "per_face": args.per_face, "size": size, "images": set.items.len(), "reference": reference, "sampler_noise": "item k of the set uses sub-stream k of the sampler seed", "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
     let rep = Report {
         settings,
         methods: labels,
         rows,
         aggregate,
         skipped: skipped.clone(),
+        identities,
+        paired,
     };
     report::write(&rep, &args.out, has_gt)?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report::markdown(&rep))?;
+    write!(out, "\n{}", report::paired_markdown(&rep))?;
     writeln!(
         out,
         "report in {} ({} images, {} skipped)",

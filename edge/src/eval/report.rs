@@ -2,6 +2,7 @@
 //! `README.md` (mean ± std per metric per method, the best in bold) and `index.html` (per image:
 //! LQ | each method | GT side by side with its metrics; plain files, viewable offline).
 
+use super::paired::Paired;
 use super::scoring::Metric;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,12 @@ pub struct Report {
     pub aggregate: BTreeMap<String, BTreeMap<String, Aggregate>>,
     /// Files that could not be evaluated, with why.
     pub skipped: Vec<(String, String)>,
+    /// Item name → identity (the unit the paired intervals are computed over).
+    #[serde(default)]
+    pub identities: BTreeMap<String, String>,
+    /// Paired differences against the reference method, over identities.
+    #[serde(default)]
+    pub paired: Vec<Paired>,
 }
 
 /// Aggregates rows per method and metric (time as `time per face (ms)`).
@@ -161,6 +168,66 @@ pub fn markdown(report: &Report) -> String {
     s
 }
 
+/// The paired-difference table: one row per metric, one column per compared method, each cell
+/// `mean [lo, hi] (better/identities)`; empty when there is no comparison.
+pub fn paired_markdown(report: &Report) -> String {
+    let mut s = String::new();
+    let Some(reference) = report.paired.first().map(|p| p.reference.clone()) else {
+        return s;
+    };
+    let methods: Vec<&String> = report
+        .methods
+        .iter()
+        .filter(|m| **m != reference)
+        .collect();
+    let ids = report.paired.first().map_or(0, |p| p.identities);
+    let items = report.paired.first().map_or(0, |p| p.items);
+    let _ = writeln!(
+        s,
+        "Paired difference against `{reference}` (method − {reference}; mean over {ids} identities of each identity's mean over its {items} items in all, 95 % t-interval over identities, identities better):\n"
+    );
+    let _ = writeln!(
+        s,
+        "| metric | {} |",
+        methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(s, "|---|{}", "---:|".repeat(methods.len()));
+    for name in metric_names(report) {
+        let cells: Vec<String> = methods
+            .iter()
+            .map(|m| {
+                report
+                    .paired
+                    .iter()
+                    .find(|p| &&p.method == m && p.metric == name)
+                    .map_or("–".into(), |p| {
+                        let cell = format!(
+                            "{:+.4} [{:+.4}, {:+.4}] ({}/{})",
+                            p.mean, p.lo, p.hi, p.better, p.identities
+                        );
+                        let sure = if p.higher_is_better { p.lo > 0.0 } else { p.hi < 0.0 };
+                        if sure { format!("**{cell}**") } else { cell }
+                    })
+            })
+            .collect();
+        if cells.iter().all(|c| c == "–") {
+            continue;
+        }
+        let arrow = report
+            .paired
+            .iter()
+            .find(|p| p.metric == name)
+            .map_or("", |p| if p.higher_is_better { " ↑" } else { " ↓" });
+        let _ = writeln!(s, "| {name}{arrow} | {} |", cells.join(" | "));
+    }
+    s.push_str("\nBold: the whole interval is on the better side.\n");
+    s
+}
+
 /// CSV: one line per (image, method), one column per metric.
 pub fn csv(report: &Report) -> String {
     let names = metric_names(report);
@@ -259,7 +326,15 @@ pub fn html(report: &Report, has_gt: bool) -> String {
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</table>\n<h2>Images</h2>\n");
+    s.push_str("</table>\n");
+    if !report.paired.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h2>Paired differences over identities</h2>\n<pre>{}</pre>",
+            esc(&paired_markdown(report))
+        );
+    }
+    s.push_str("<h2>Images</h2>\n");
     let mut images: Vec<&String> = report.rows.iter().map(|r| &r.image).collect();
     images.dedup();
     for img in images {
@@ -339,12 +414,13 @@ pub fn write(report: &Report, dir: &Path, has_gt: bool) -> Result<()> {
     )?;
     lrpo_shared::fsio::write_atomic(&dir.join("report.csv"), csv(report).as_bytes())?;
     let md = format!(
-        "# Evaluation report\n\n{}\n\n{}\n",
+        "# Evaluation report\n\n{}\n\n{}\n{}",
         report.settings["command"]
             .as_str()
             .map(|c| format!("Command: `{c}`"))
             .unwrap_or_default(),
-        markdown(report)
+        markdown(report),
+        paired_markdown(report)
     );
     lrpo_shared::fsio::write_atomic(&dir.join("README.md"), md.as_bytes())?;
     lrpo_shared::fsio::write_atomic(&dir.join("index.html"), html(report, has_gt).as_bytes())?;

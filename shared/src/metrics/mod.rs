@@ -8,6 +8,7 @@
 //! | DTCWT low-pass L1 | [`dtcwt::lowpass_l1`] | PyPI `dtcwt` (J = 3, near_sym_b, qshift_b) |
 //! | NIQE | [`niqe::niqe`] | `skvideo.measure.niqe` |
 //! | BRISQUE | [`brisque::brisque`] | PyPI `brisque` 0.2.0 |
+//! | sharpness | [`sharpness`], [`laplacian`] | `cv2.Laplacian(gray, cv2.CV_64F).var()` (closed forms in the tests) |
 //!
 //! Internally every metric works on `f64` planes ([`Plane`]).
 
@@ -20,6 +21,42 @@ pub mod ssim;
 use crate::error::{Error, Result};
 use crate::image::check_rgb;
 use ndarray::{Array2, ArrayView3};
+
+#[cfg(test)]
+mod sharpness_tests {
+    use super::*;
+    use ndarray::Array3;
+
+    #[test]
+    fn laplacian_of_a_quadratic_is_constant_inside() {
+        // f = x² + 3y²: ∇²f = 2 + 6 = 8 at every interior sample.
+        let p = Plane::from_shape_fn((9, 11), |(y, x)| (x * x + 3 * y * y) as f64);
+        let l = laplacian(&p);
+        for y in 1..8 {
+            for x in 1..10 {
+                assert_eq!(l[[y, x]], 8.0);
+            }
+        }
+        // Reflect-101 at x = 0: f(−1) = f(1), so ∇² in x is 2·(f(1) − f(0)) = 2.
+        assert_eq!(l[[4, 0]], 2.0 + 6.0);
+    }
+
+    #[test]
+    fn sharpness_of_a_checkerboard_and_of_flat_images() {
+        // A checkerboard of gray 0 and 255: every neighbour has the other value, so
+        // ∇²g = 4·(255 − 2g) ∈ {+1020, −1020} everywhere (reflect-101 keeps that at the edges):
+        // mean 0, variance 1020².
+        let img = Array3::from_shape_fn((3, 8, 8), |(_, y, x)| ((x + y) % 2) as f32);
+        let s = sharpness(&img.view(), None).unwrap();
+        assert!((s - 1020.0f64.powi(2)).abs() < 1e-6, "{s}");
+        let flat = Array3::from_elem((3, 8, 8), 0.3f32);
+        assert_eq!(sharpness(&flat.view(), None).unwrap(), 0.0);
+        // The mask selects pixels; an empty mask gives 0.
+        let none = Array2::from_elem((8, 8), false);
+        assert_eq!(sharpness(&img.view(), Some(&none)).unwrap(), 0.0);
+        assert!(sharpness(&img.view(), Some(&Array2::from_elem((4, 4), true))).is_err());
+    }
+}
 
 /// A single-channel image in `f64`, `[H, W]`.
 pub type Plane = Array2<f64>;
@@ -97,6 +134,66 @@ pub fn psnr_y(a: &ArrayView3<f32>, b: &ArrayView3<f32>) -> Result<f64> {
         .sum::<f64>()
         / ya.len() as f64;
     Ok(10.0 * (1.0 / m).log10())
+}
+
+/// The 4-neighbour Laplacian `∇²f(x, y) = f(x−1, y) + f(x+1, y) + f(x, y−1) + f(x, y+1) −
+/// 4·f(x, y)` of a plane, with the border mirrored without repeating the edge sample
+/// (OpenCV's `BORDER_REFLECT_101`, as `cv2.Laplacian(img, CV_64F)` with `ksize = 1` uses).
+pub fn laplacian(p: &Plane) -> Plane {
+    let (h, w) = p.dim();
+    let reflect = |i: isize, n: usize| -> usize {
+        let n = n as isize;
+        if n == 1 {
+            return 0;
+        }
+        let mut i = i;
+        if i < 0 {
+            i = -i;
+        }
+        if i >= n {
+            i = 2 * (n - 1) - i;
+        }
+        i.clamp(0, n - 1) as usize
+    };
+    Plane::from_shape_fn((h, w), |(y, x)| {
+        let (yi, xi) = (y as isize, x as isize);
+        p[[reflect(yi - 1, h), x]] + p[[reflect(yi + 1, h), x]] + p[[y, reflect(xi - 1, w)]]
+            + p[[y, reflect(xi + 1, w)]]
+            - 4.0 * p[[y, x]]
+    })
+}
+
+/// Sharpness as the variance of the Laplacian of the gray image (`0.299 R + 0.587 G + 0.114 B`,
+/// in 0–255 units, as OpenCV's `COLOR_RGB2GRAY` weights), optionally only over the pixels where
+/// `mask` is true (same `[H, W]`). Larger is sharper; a blur lowers it roughly with the square
+/// of the lost high-frequency energy. Returns 0 for an empty mask.
+pub fn sharpness(img: &ArrayView3<f32>, mask: Option<&Array2<bool>>) -> Result<f64> {
+    let (h, w) = check_rgb(img, "image")?;
+    if let Some(m) = mask
+        && m.dim() != (h, w)
+    {
+        return Err(Error::Shape {
+            what: "sharpness mask".into(),
+            expected: format!("[{h}, {w}]"),
+            found: m.shape().to_vec(),
+        });
+    }
+    let lap = laplacian(&weighted_gray(img, [0.299, 0.587, 0.114], 255.0, 0.0));
+    let vals: Vec<f64> = match mask {
+        Some(m) => lap
+            .iter()
+            .zip(m.iter())
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| *v)
+            .collect(),
+        None => lap.iter().copied().collect(),
+    };
+    if vals.is_empty() {
+        return Ok(0.0);
+    }
+    let n = vals.len() as f64;
+    let mean = vals.iter().sum::<f64>() / n;
+    Ok(vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n)
 }
 
 /// Correlates every column (`axis = 0`) or row (`axis = 1`) of `src` with the odd-length

@@ -1,9 +1,17 @@
 //! `lrpo-train prepare-faces`: turn in-the-wild photos into aligned training crops, as FFHQ's
 //! alignment script does: detect faces (MTCNN), align each to the FFHQ template, save the crop.
+//! With `--sources TABLE --root DIR` it builds a labelled face set instead (see
+//! `crate::faceset`): crops, rejections with reasons and identity-disjoint splits in
+//! `faces.json`.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
+use lrpo_shared::faceset::SourceTable;
+use lrpo_shared::onnx::identity::FaceDescriptor;
+
+/// The shipped identity network, relative to the working folder.
+const DEFAULT_IDENTITY: &str = "models/face_descriptor.onnx";
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::onnx::detect::FaceDetector;
 use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
@@ -12,15 +20,32 @@ use std::path::PathBuf;
 /// Arguments of `lrpo-train prepare-faces`.
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
-    /// Photos (PNG/JPEG files or folders of them).
-    #[arg(required = true)]
+    /// Photos (PNG/JPEG files or folders of them); not used with `--sources`.
+    #[arg(required_unless_present = "sources", conflicts_with = "sources")]
     pub inputs: Vec<PathBuf>,
-    /// Output folder of aligned crops (`STEM_K.png`, K = face index in the photo).
-    #[arg(short, long)]
-    pub out: PathBuf,
-    /// Crop side in pixels.
+    /// Source table (e.g. `data/face-sources.toml`): build a labelled face set with a manifest
+    /// and splits from the photos it lists under `--root`.
+    #[arg(long)]
+    pub sources: Option<PathBuf>,
+    /// Folder holding the extracted packages of the source table (`ROOT/NAME@VERSION/...`), as
+    /// `scripts/build-face-set.sh` leaves them.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Print the table's packages (`REGISTRY NAME VERSION`, one a line) and stop: what
+    /// `scripts/build-face-set.sh` fetches.
+    #[arg(long, requires = "sources")]
+    pub list_packages: bool,
+    /// Output folder of aligned crops (`STEM_K.png`, K = face index in the photo; with
+    /// `--sources`, `PACKAGE__STEM_K.png` and `faces.json`).
+    #[arg(short, long, required_unless_present = "list_packages")]
+    pub out: Option<PathBuf>,
+    /// Crop side in pixels (with `--sources` the table's `accept.max_size` rules instead).
     #[arg(long, default_value_t = 512)]
     pub size: usize,
+    /// Face-descriptor network used to cross-check the table's identity labels (default
+    /// `models/face_descriptor.onnx` when present).
+    #[arg(long)]
+    pub identity_model: Option<PathBuf>,
     /// MTCNN model folder.
     #[arg(long, default_value = "models/mtcnn")]
     pub detector: PathBuf,
@@ -32,7 +57,39 @@ pub struct PrepareArgs {
 
 /// Detects, aligns and saves every face.
 pub fn run(args: &PrepareArgs) -> Result<()> {
+    if let (Some(table_path), true) = (&args.sources, args.list_packages) {
+        for p in SourceTable::load(table_path)?.package {
+            println!("{} {} {}", p.registry, p.name, p.version);
+        }
+        return Ok(());
+    }
+    let out = args
+        .out
+        .as_ref()
+        .context("an output folder (-o DIR) is needed")?;
     let det = Mtcnn::load(&args.detector, MtcnnConfig::default())?;
+    if let Some(table_path) = &args.sources {
+        let root = args
+            .root
+            .as_ref()
+            .context("--sources needs --root (the folder of extracted packages)")?;
+        let table = SourceTable::load(table_path)?;
+        let net = match &args.identity_model {
+            Some(p) => Some(FaceDescriptor::load(p)?),
+            None if std::path::Path::new(DEFAULT_IDENTITY).exists() => {
+                Some(FaceDescriptor::load(std::path::Path::new(DEFAULT_IDENTITY))?)
+            }
+            None => None,
+        };
+        let m = crate::faceset::build(&table, table_path, root, &det, net.as_ref(), out)?;
+        print!("{}", m.summary());
+        println!(
+            "face set written to {} ({})",
+            out.display(),
+            out.join(lrpo_shared::faceset::MANIFEST_FILE).display()
+        );
+        return Ok(());
+    }
     let mut files = Vec::new();
     for i in &args.inputs {
         if i.is_dir() {
@@ -81,7 +138,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
                     Border::Replicate,
                 )?;
                 let stem = f.file_stem().unwrap_or_default().to_string_lossy();
-                let dst = args.out.join(format!("{stem}_{k}.png"));
+                let dst = out.join(format!("{stem}_{k}.png"));
                 save_rgb(&dst, &crop.view())?;
                 saved += 1;
                 println!(
@@ -101,7 +158,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
     }
     println!(
         "{saved} aligned crops written to {}, {small} faces too small, {failed} files failed",
-        args.out.display()
+        out.display()
     );
     if failed > 0 {
         anyhow::bail!("{failed} file(s) could not be processed");

@@ -211,7 +211,7 @@ impl BackendTask for Lrpo {
                     it * m as u64 + k as u64,
                     set.train.len(),
                 )];
-                let s = make_sample(&face.hq, &cfg.data.augment, &preset, &mut rng)?;
+                let s = make_sample(face, &cfg.data.augment, &preset, &mut rng)?;
                 gts.push(s.hq);
                 lqs.push(s.lq);
             }
