@@ -162,7 +162,11 @@ impl Pipeline {
 
     /// [`Pipeline::process_aligned`] with the sampler noise of sub-stream `stream` (see
     /// [`Policy::restore_stream`]).
-    pub fn process_aligned_stream(&self, img: &ArrayView3<f32>, stream: u64) -> Result<Array3<f32>> {
+    pub fn process_aligned_stream(
+        &self,
+        img: &ArrayView3<f32>,
+        stream: u64,
+    ) -> Result<Array3<f32>> {
         let (h, w) = check_rgb(img, "aligned face")?;
         ensure!(h == w, "an aligned face crop must be square, got {w}x{h}");
         let size = self.policy.crop_size();

@@ -227,3 +227,143 @@ fn pairs_lq_only_restored_folders_and_bad_files() {
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("lanczos"));
 }
+
+/// A hand-written face-set manifest over copies of the bundled aligned crops: three test faces
+/// of two identities and one validation face.
+fn manifest_set(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let faces = [
+        ("obama_0.png", "obama", "test"),
+        ("obama2_0.png", "obama", "test"),
+        ("biden_0.png", "biden", "test"),
+        ("grace_hopper_0.png", "hopper", "validation"),
+    ];
+    let mut entries = Vec::new();
+    for (file, id, split) in faces {
+        std::fs::copy(root().join("data/train/faces").join(file), dir.join(file)).unwrap();
+        entries.push(serde_json::json!({
+            "file": file, "package": "bundled@0", "source_path": file, "licence": "x",
+            "identity": id, "bbox": [0.0, 0.0, 1.0, 1.0], "score": 1.0,
+            "landmarks": [[0.0, 0.0], [1.0, 0.0], [0.5, 0.5], [0.2, 1.0], [0.8, 1.0]],
+            "eye_distance": 100.0, "outside": 0.0, "crop_size": 512, "upsample": 1.0,
+            "sha256": null, "accepted": true, "reason": null, "split": split,
+        }));
+    }
+    let m = serde_json::json!({
+        "version": 1, "sources": "test", "split": {"seed": 0, "validation": 1, "test": 2},
+        "accept": {"min_eye_distance": 40.0, "max_outside": 0.33, "max_size": 512,
+                   "max_upsample": 1.5, "match_radius": 1.0},
+        "splits": {"train": [], "validation": ["hopper"], "test": ["biden", "obama"]},
+        "faces": entries,
+    });
+    std::fs::write(
+        dir.join("faces.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_frozen_protocol_evaluates_test_identities_with_paired_intervals_over_them() {
+    let dir = scratch("eval-manifest");
+    manifest_set(&dir.join("set"));
+    let model = sharpen_policy(&dir, "sharp", 64);
+    let out = dir.join("report");
+    let o = bin()
+        .args(["eval", "--manifest"])
+        .arg(dir.join("set/faces.json"))
+        .args([
+            "--per-face",
+            "2",
+            "--baseline",
+            "input",
+            "--baseline",
+            "bicubic",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&out);
+    // Only the test split: 3 faces × 2 degradations; the validation face is never touched.
+    assert_eq!(r["settings"]["images"], 6);
+    assert_eq!(r["settings"]["identities"], 2);
+    assert_eq!(r["settings"]["reference"], "bicubic");
+    let ids = r["identities"].as_object().unwrap();
+    assert_eq!(ids.len(), 6);
+    assert_eq!(ids["obama2_0_d1"], "obama");
+    assert!(ids.keys().all(|k| !k.starts_with("grace")));
+    // Paired differences are over the 2 identities and the 6 items; input vs bicubic is there.
+    let paired = r["paired"].as_array().unwrap();
+    let p = paired
+        .iter()
+        .find(|p| p["method"] == "input" && p["metric"] == "PSNR (dB)")
+        .unwrap();
+    assert_eq!(
+        (p["identities"].as_u64(), p["items"].as_u64()),
+        (Some(2), Some(6))
+    );
+    // The interval's centre is the mean of the per-identity means, from the rows themselves.
+    let rows = r["rows"].as_array().unwrap();
+    let val = |img: &str, m: &str| {
+        rows.iter()
+            .find(|x| x["image"] == img && x["method"] == m)
+            .unwrap()["metrics"]["PSNR (dB)"]["value"]
+            .as_f64()
+            .unwrap()
+    };
+    let d = |img: &str| val(img, "input") - val(img, "bicubic");
+    let obama = (d("obama_0_d0") + d("obama_0_d1") + d("obama2_0_d0") + d("obama2_0_d1")) / 4.0;
+    let biden = (d("biden_0_d0") + d("biden_0_d1")) / 2.0;
+    assert!((p["mean"].as_f64().unwrap() - (obama + biden) / 2.0).abs() < 1e-9);
+    let md = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(md.contains("Paired difference against `bicubic`"), "{md}");
+    // The validation split is there for tuning; an unknown split is refused by name.
+    let o = bin()
+        .args(["eval", "--manifest"])
+        .arg(dir.join("set"))
+        .args(["--split", "holdout", "--baseline", "input", "-o"])
+        .arg(dir.join("bad"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holdout"));
+}
+
+#[test]
+fn real_photos_report_identity_sharpness_and_quality_before_and_after() {
+    let dir = scratch("eval-real");
+    let out = dir.join("report");
+    let o = bin()
+        .args([
+            "eval",
+            "--real",
+            "data/faces/biden.jpg",
+            "data/faces/grace_hopper.jpg",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = report(&out);
+    assert_eq!(r["settings"]["faces"], 2);
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "an input and an output row per face");
+    for row in rows.iter().filter(|x| x["method"] != "input") {
+        let m = &row["metrics"];
+        let id = m["identity distance to input"]["value"].as_f64().unwrap();
+        assert!((0.0..1.5).contains(&id), "{id}");
+        let ratio = m["sharpness ratio"]["value"].as_f64().unwrap();
+        assert!(ratio > 0.0 && ratio.is_finite());
+        assert!(m["PSNR vs input (changed px)"]["value"].as_f64().unwrap() > 10.0);
+    }
+    // The contact sheet: input and output crops of each face beside the page, restored photos.
+    assert!(out.join("images/biden_f0__input.png").exists());
+    assert!(out.join("restored/grace_hopper.png").exists());
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("biden_f0"));
+}

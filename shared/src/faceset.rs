@@ -203,7 +203,11 @@ impl SourceTable {
             }
             for ph in &p.photo {
                 if !seen.insert((p.id(), ph.path.clone())) {
-                    return Err(format!("package {}: photo {} listed twice", p.id(), ph.path));
+                    return Err(format!(
+                        "package {}: photo {} listed twice",
+                        p.id(),
+                        ph.path
+                    ));
                 }
                 for f in &ph.face {
                     if f.identity.trim().is_empty() {
@@ -425,7 +429,11 @@ impl Manifest {
                 "  check the labels: {} and {} are {} but their descriptors are {:.3} apart\n",
                 c.a,
                 c.b,
-                if c.same_label { "labelled the same person" } else { "labelled different people" },
+                if c.same_label {
+                    "labelled the same person"
+                } else {
+                    "labelled different people"
+                },
                 c.distance
             ));
         }
@@ -528,20 +536,25 @@ mod tests {
             test: 6,
         };
         let a = assign_splits(&ids, &s).unwrap();
-        assert_eq!((a.test.len(), a.validation.len(), a.train.len()), (6, 4, 10));
-        let all: BTreeSet<&String> = a
-            .train
-            .iter()
-            .chain(&a.validation)
-            .chain(&a.test)
-            .collect();
+        assert_eq!(
+            (a.test.len(), a.validation.len(), a.train.len()),
+            (6, 4, 10)
+        );
+        let all: BTreeSet<&String> = a.train.iter().chain(&a.validation).chain(&a.test).collect();
         assert_eq!(all.len(), 20, "every identity in exactly one split");
         // The same seed gives the same splits whatever the input order; another seed differs.
         let mut rev = ids.clone();
         rev.reverse();
         rev.push(ids[0].clone());
         assert_eq!(assign_splits(&rev, &s).unwrap(), a);
-        let b = assign_splits(&ids, &SplitSettings { seed: 4, ..s.clone() }).unwrap();
+        let b = assign_splits(
+            &ids,
+            &SplitSettings {
+                seed: 4,
+                ..s.clone()
+            },
+        )
+        .unwrap();
         assert_ne!(a, b);
         assert_eq!(a.of(&a.test[0]), Some(Split::Test));
         assert_eq!(a.of("nobody"), None);

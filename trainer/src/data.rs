@@ -21,8 +21,8 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use lrpo_shared::align::{Border, Interp, Similarity, warp_to_crop};
-use lrpo_shared::faceset::{MANIFEST_FILE, Manifest, Split};
 use lrpo_shared::degrade::{DegradeParams, DegradePreset, degrade_full};
+use lrpo_shared::faceset::{MANIFEST_FILE, Manifest, Split};
 use lrpo_shared::image::load_rgb;
 use lrpo_shared::resize::resize_antialiased;
 use lrpo_shared::rng::Rng;
@@ -590,7 +590,8 @@ mod tests {
         // jitter reproduces the antialiased training image closely (same content, one
         // resampling), and without augmentation the training image is used as it is.
         let src = Array3::from_shape_fn((3, 64, 64), |(c, y, x)| {
-            (0.5 + 0.4 * ((x as f32 * 0.3).sin() * (y as f32 * 0.2 + c as f32).cos())).clamp(0.0, 1.0)
+            (0.5 + 0.4 * ((x as f32 * 0.3).sin() * (y as f32 * 0.2 + c as f32).cos()))
+                .clamp(0.0, 1.0)
         });
         let face = Face::from_image("f.png".into(), &src, 32).unwrap();
         assert_eq!(face.src.as_ref().unwrap().dim(), (3, 64, 64));

@@ -16,12 +16,12 @@
 use anyhow::{Context, Result, bail};
 use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
 use lrpo_shared::faceset::{
-    FaceEntry, LabelCheck, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SourceTable,
-    assign_splits, crop_file_name, photo_path,
+    FaceEntry, LabelCheck, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SourceTable, assign_splits,
+    crop_file_name, photo_path,
 };
-use lrpo_shared::onnx::identity::{FaceDescriptor, SAME_PERSON_DISTANCE, distance};
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::onnx::detect::{Detection, FaceDetector};
+use lrpo_shared::onnx::identity::{FaceDescriptor, SAME_PERSON_DISTANCE, distance};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -145,10 +145,9 @@ pub fn build(
                 let outside = outside_fraction(d, w, h)?;
                 let reason = match label {
                     Some(f) if f.reject.is_some() => f.reject.clone(),
-                    _ if d.eye_distance() < acc.min_eye_distance => Some(format!(
-                        "eye distance under {:.0} px",
-                        acc.min_eye_distance
-                    )),
+                    _ if d.eye_distance() < acc.min_eye_distance => {
+                        Some(format!("eye distance under {:.0} px", acc.min_eye_distance))
+                    }
                     None => Some("not in the source table".to_string()),
                     Some(_) if outside > acc.max_outside => {
                         Some("cut off by the photo's edge".to_string())

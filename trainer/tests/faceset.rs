@@ -49,7 +49,14 @@ fn a_face_set_is_built_from_a_source_table_with_identity_disjoint_splits() {
     assert!(!camera.accepted);
     assert_eq!(camera.reason.as_deref(), Some("eye distance under 40 px"));
     let kodim = by_photo("kodim04.png");
-    assert!(!kodim.accepted && kodim.reason.as_deref().unwrap().contains("given in the table"));
+    assert!(
+        !kodim.accepted
+            && kodim
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("given in the table")
+    );
     // Faces well inside their photos.
     assert!(by_photo("biden.jpg").outside == 0.0);
     // Crop sides: the largest that does not upsample more than 1.5×.
@@ -60,11 +67,19 @@ fn a_face_set_is_built_from_a_source_table_with_identity_disjoint_splits() {
     let side = astro.crop_size.unwrap();
     assert!(side < 512 && side % 8 == 0, "astronaut crop {side}");
     assert!(astro.upsample.unwrap() <= 1.5 + 1e-9);
-    assert!(astro.upsample.unwrap() > 1.4, "the largest side within 1.5×");
+    assert!(
+        astro.upsample.unwrap() > 1.4,
+        "the largest side within 1.5×"
+    );
     // Every accepted crop exists with the recorded bytes, at its recorded size.
     for f in m.faces.iter().filter(|f| f.accepted) {
         let p = dir.join(f.file.as_ref().unwrap());
-        assert_eq!(&sha256sum(&p), f.sha256.as_ref().unwrap(), "{}", p.display());
+        assert_eq!(
+            &sha256sum(&p),
+            f.sha256.as_ref().unwrap(),
+            "{}",
+            p.display()
+        );
         let img = lrpo_shared::image::load_rgb(&p).unwrap();
         assert_eq!(img.dim().1, f.crop_size.unwrap());
         assert!(f.split.is_some());
@@ -96,20 +111,28 @@ fn a_face_set_is_built_from_a_source_table_with_identity_disjoint_splits() {
         ..Default::default()
     };
     let set = FaceSet::load(&dir, &cfg).unwrap();
-    let files = |sp: Split| -> BTreeSet<String> {
-        m.faces_in(sp).filter_map(|f| f.file.clone()).collect()
-    };
+    let files =
+        |sp: Split| -> BTreeSet<String> { m.faces_in(sp).filter_map(|f| f.file.clone()).collect() };
     let train: BTreeSet<String> = set.train.iter().map(|f| f.name.clone()).collect();
     let val: BTreeSet<String> = set.val.iter().map(|f| f.name.clone()).collect();
     assert_eq!(train, files(Split::Train));
     assert_eq!(val, files(Split::Validation));
-    assert!(files(Split::Test).iter().all(|t| !train.contains(t) && !val.contains(t)));
+    assert!(
+        files(Split::Test)
+            .iter()
+            .all(|t| !train.contains(t) && !val.contains(t))
+    );
     // A crop edited after the build is refused by name.
     let victim = dir.join(set.train[0].name.clone());
-    let img = lrpo_shared::image::load_rgb(&victim).unwrap().mapv(|v| v * 0.5);
+    let img = lrpo_shared::image::load_rgb(&victim)
+        .unwrap()
+        .mapv(|v| v * 0.5);
     lrpo_shared::image::save_rgb(&victim, &img.view()).unwrap();
     let e = FaceSet::load(&dir, &cfg).unwrap_err().to_string();
-    assert!(e.contains("SHA-256") && e.contains(&set.train[0].name), "{e}");
+    assert!(
+        e.contains("SHA-256") && e.contains(&set.train[0].name),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -26,6 +26,11 @@ pub struct DegradeArgs {
     /// Master seed; input number i (in the order given) uses sub-stream i of it.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Apply the sampled blur and downscaling in the image's own pixels instead of scaling them
+    /// from the preset's 512-px face crop to the image's size: for whole photographs, whose
+    /// faces are about crop-sized, so that they degrade like a crop (and stay detectable).
+    #[arg(long)]
+    pub unscaled: bool,
 }
 
 /// Degrades every input; per-file errors are reported and the rest continue.
@@ -44,7 +49,11 @@ pub fn run(args: &DegradeArgs) -> Result<ExitCode> {
     for (i, path) in inputs.iter().enumerate() {
         let outcome = (|| -> Result<String> {
             let hq = load_rgb(path)?;
-            let params = preset.sample(&mut Rng::derive(args.seed, i as u64));
+            let mut params = preset.sample(&mut Rng::derive(args.seed, i as u64));
+            if args.unscaled {
+                let (_, h, w) = hq.dim();
+                params.reference_size = h.min(w) as u32;
+            }
             let lq = degrade(&hq.view(), &params)?;
             let stem = path
                 .file_stem()

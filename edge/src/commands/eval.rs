@@ -10,12 +10,12 @@ use crate::runtime::{Policy, SamplerOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::degrade::DegradePreset;
+use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::onnx::identity::FaceDescriptor;
 use lrpo_shared::progress::Progress;
 use lrpo_shared::resize::{Filter, resize};
 use lrpo_shared::reward::{Reward, RewardSpec};
-use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,9 @@ pub struct EvalArgs {
     /// Real photographs (no ground truth): detect and restore their faces through the whole
     /// pipeline and report, per face, identity distance input→output, NIQE, BRISQUE and
     /// sharpness before and after (see `crate::eval::real`). Replaces `--data`.
-    #[arg(long, num_args = 1.., conflicts_with_all = ["data", "manifest"])]
+    /// With `--manifest`, only the faces of `--split` identities are reported (a face is
+    /// matched to the manifest by its photo's file name and landmarks).
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
     pub real: Vec<PathBuf>,
     /// Face detector for `--real` (default: models/mtcnn).
     #[arg(long)]
@@ -172,7 +174,11 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         let split = Split::by_name(&args.split)?;
         let files: Vec<&FaceEntry> = m.faces_in(split).collect();
         if files.is_empty() {
-            bail!("{}: no accepted faces in the {} split", p.display(), args.split);
+            bail!(
+                "{}: no accepted faces in the {} split",
+                p.display(),
+                args.split
+            );
         }
         for f in &files {
             if let (Some(file), Some(id)) = (&f.file, &f.identity) {
@@ -182,9 +188,16 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         }
         let wanted = |file: &String| {
             args.include.is_empty()
-                || args.include.iter().any(|g| crate::inputs::glob_match(g, file))
+                || args
+                    .include
+                    .iter()
+                    .any(|g| crate::inputs::glob_match(g, file))
         };
-        include = files.iter().filter_map(|f| f.file.clone()).filter(wanted).collect();
+        include = files
+            .iter()
+            .filter_map(|f| f.file.clone())
+            .filter(wanted)
+            .collect();
         if include.is_empty() {
             bail!("--include leaves no face of the {} split", args.split);
         }
@@ -247,7 +260,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 Some((s, r)) if args.per_face > 1 && r.parse::<usize>().is_ok() => s,
                 _ => item.name.as_str(),
             };
-            let id = stem_identity.get(stem).cloned().unwrap_or_else(|| stem.to_string());
+            let id = stem_identity
+                .get(stem)
+                .cloned()
+                .unwrap_or_else(|| stem.to_string());
             (item.name.clone(), id)
         })
         .collect();
@@ -346,7 +362,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let n_ids = identities.values().collect::<std::collections::BTreeSet<_>>().len();
+    let n_ids = identities
+        .values()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let settings = serde_json::json!({"command": command, "data": data, "manifest": args.manifest, "split": args.manifest.as_ref().map(|_| args.split.clone()), "identities": n_ids, "kind": set.kind, "preset": args.preset, "seed": args.seed, "per_face": args.per_face, "size": size, "images": set.items.len(), "reference": reference, "sampler_noise": "item k of the set uses sub-stream k of the sampler seed", "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
     let rep = Report {
         settings,

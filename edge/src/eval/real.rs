@@ -14,7 +14,8 @@
 //! - `NIQE`, `BRISQUE` of the face crop, before (method `input`) and after.
 //!
 //! Rows use the methods `input` and the model's label, so the report's paired table gives
-//! `restored − input` per face (each face its own identity). Crops go to `images/` for the
+//! `restored − input` per face (each face its own identity, or with `--manifest` the
+//! manifest's identity, and only the faces of the asked split). Crops go to `images/` for the
 //! contact sheet in `index.html`, restored photos to `restored/`.
 
 use super::paired::paired;
@@ -26,6 +27,7 @@ use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::runtime::{Policy, SamplerOptions};
 use anyhow::{Context, Result, bail};
 use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
+use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::metrics::{brisque::brisque, niqe::niqe, sharpness};
 use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
@@ -65,6 +67,13 @@ fn niqe_any(img: &Array3<f32>) -> Result<f64> {
     }
 }
 
+fn centre(lm: &lrpo_shared::align::Landmarks) -> [f64; 2] {
+    [
+        lm.iter().map(|p| p[0]).sum::<f64>() / 5.0,
+        lm.iter().map(|p| p[1]).sum::<f64>() / 5.0,
+    ]
+}
+
 fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -86,7 +95,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             .with_context(|| format!("--real needs --model (default {DEFAULT_MODEL} not found)"))?,
     };
     if args.models.len() > 1 {
-        bail!("--real evaluates one model at a time; got {}", args.models.len());
+        bail!(
+            "--real evaluates one model at a time; got {}",
+            args.models.len()
+        );
     }
     let label = args.labels.first().cloned().unwrap_or_else(|| {
         model
@@ -101,7 +113,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let policy = Policy::load(&model, SamplerOptions::default())?;
     let det_dir = match &args.detector {
         Some(d) => d.clone(),
-        None => locate(DEFAULT_DETECTOR).context("the MTCNN folder was not found; pass --detector")?,
+        None => {
+            locate(DEFAULT_DETECTOR).context("the MTCNN folder was not found; pass --detector")?
+        }
     };
     let pipe = Pipeline {
         policy,
@@ -112,9 +126,35 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         .identity_model
         .clone()
         .or_else(|| locate("models/face_descriptor.onnx"))
-        .context("the identity model models/face_descriptor.onnx was not found; pass --identity-model")?;
+        .context(
+            "the identity model models/face_descriptor.onnx was not found; pass --identity-model",
+        )?;
     let faces_net = FaceDescriptor::load(&id_path)?;
     let photos = crate::inputs::expand_inputs(&args.real)?;
+    // With a manifest: the faces of one split only, each with its identity.
+    let wanted: Option<Vec<FaceEntry>> = match &args.manifest {
+        Some(p) => {
+            let split = Split::by_name(&args.split)?;
+            Some(Manifest::load(p)?.faces_in(split).cloned().collect())
+        }
+        None => None,
+    };
+    let identity_of = |photo: &std::path::Path, lm: &lrpo_shared::align::Landmarks| {
+        // The photo itself, or a copy named STEM_SUFFIX (e.g. `biden_lq.png` from `degrade`).
+        let stem = photo.file_stem()?.to_string_lossy().into_owned();
+        let c = centre(lm);
+        let eyes = (lm[0][0] - lm[1][0]).hypot(lm[0][1] - lm[1][1]);
+        wanted.as_ref()?.iter().find_map(|f| {
+            let same_photo = std::path::Path::new(&f.source_path)
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .is_some_and(|n| stem == n || stem.starts_with(&format!("{n}_")));
+            let fc = centre(&f.landmarks);
+            let near = (fc[0] - c[0]).hypot(fc[1] - c[1]) < 0.5 * eyes.max(1.0);
+            (same_photo && near).then(|| f.identity.clone()).flatten()
+        })
+    };
+    let mut identities = BTreeMap::new();
     let (images, restored_dir) = (args.out.join("images"), args.out.join("restored"));
     let mut rows = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
@@ -138,6 +178,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             }
             for (k, f) in res.faces.iter().enumerate() {
                 let lm = &f.detection.landmarks;
+                let identity = identity_of(photo, lm);
+                if wanted.is_some() && identity.is_none() {
+                    continue; // not a face of the asked split
+                }
                 let side = native_side(lm)?;
                 let t = face_to_crop(lm, side)?;
                 let warp = |img: &Array3<f32>| {
@@ -149,6 +193,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                 });
                 let n_changed = changed.iter().filter(|v| **v).count();
                 let name = format!("{stem}_f{k}");
+                if let Some(id) = identity {
+                    identities.insert(name.clone(), id);
+                }
                 save_rgb(&images.join(format!("{name}__LQ.png")), &a.view())?;
                 save_rgb(&images.join(format!("{name}__input.png")), &a.view())?;
                 save_rgb(
@@ -235,7 +282,6 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     }
     let methods = vec!["input".to_string(), label.clone()];
     let aggregate = report::aggregate(&rows, &methods);
-    let identities = BTreeMap::new();
     let paired_rows = paired(&rows, &methods, "input", &identities);
     let med_of = |rows: &[Row], k: &str| {
         let mut v: Vec<f64> = rows
@@ -257,6 +303,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         "photos": photos.len(),
         "faces": faces,
         "model": model,
+        "manifest": args.manifest,
+        "split": args.manifest.as_ref().map(|_| args.split.clone()),
         "median identity distance to input": med_id,
         "median PSNR vs input (changed px)": med_psnr,
         "median sharpness ratio": med_sharp,

@@ -175,11 +175,7 @@ pub fn paired_markdown(report: &Report) -> String {
     let Some(reference) = report.paired.first().map(|p| p.reference.clone()) else {
         return s;
     };
-    let methods: Vec<&String> = report
-        .methods
-        .iter()
-        .filter(|m| **m != reference)
-        .collect();
+    let methods: Vec<&String> = report.methods.iter().filter(|m| **m != reference).collect();
     let ids = report.paired.first().map_or(0, |p| p.identities);
     let items = report.paired.first().map_or(0, |p| p.items);
     let _ = writeln!(
@@ -209,7 +205,11 @@ pub fn paired_markdown(report: &Report) -> String {
                             "{:+.4} [{:+.4}, {:+.4}] ({}/{})",
                             p.mean, p.lo, p.hi, p.better, p.identities
                         );
-                        let sure = if p.higher_is_better { p.lo > 0.0 } else { p.hi < 0.0 };
+                        let sure = if p.higher_is_better {
+                            p.lo > 0.0
+                        } else {
+                            p.hi < 0.0
+                        };
                         if sure { format!("**{cell}**") } else { cell }
                     })
             })

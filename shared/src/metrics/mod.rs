@@ -157,7 +157,9 @@ pub fn laplacian(p: &Plane) -> Plane {
     };
     Plane::from_shape_fn((h, w), |(y, x)| {
         let (yi, xi) = (y as isize, x as isize);
-        p[[reflect(yi - 1, h), x]] + p[[reflect(yi + 1, h), x]] + p[[y, reflect(xi - 1, w)]]
+        p[[reflect(yi - 1, h), x]]
+            + p[[reflect(yi + 1, h), x]]
+            + p[[y, reflect(xi - 1, w)]]
             + p[[y, reflect(xi + 1, w)]]
             - 4.0 * p[[y, x]]
     })

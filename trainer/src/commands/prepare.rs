@@ -76,9 +76,9 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         let table = SourceTable::load(table_path)?;
         let net = match &args.identity_model {
             Some(p) => Some(FaceDescriptor::load(p)?),
-            None if std::path::Path::new(DEFAULT_IDENTITY).exists() => {
-                Some(FaceDescriptor::load(std::path::Path::new(DEFAULT_IDENTITY))?)
-            }
+            None if std::path::Path::new(DEFAULT_IDENTITY).exists() => Some(FaceDescriptor::load(
+                std::path::Path::new(DEFAULT_IDENTITY),
+            )?),
             None => None,
         };
         let m = crate::faceset::build(&table, table_path, root, &det, net.as_ref(), out)?;
