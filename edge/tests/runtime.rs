@@ -60,23 +60,34 @@ fn epsilon_policy_samples_like_a_direct_ddim_loop() {
     .unwrap();
     let crop = test_crop(16);
     let got = p.restore(&crop.view()).unwrap();
-    // The same sampling written out: x_T ~ N(0, I) from the seed, ε = 0.5·(x − lq).
-    let lq: Vec<f32> = crop.iter().map(|v| 2.0 * v - 1.0).collect();
-    let mut rng = Rng::new(42);
-    let mut x = vec![0.0f32; lq.len()];
-    rng.fill_normal(&mut x);
-    let mut z = vec![0.0f32; lq.len()];
-    for s in NoiseSchedule::stable_diffusion()
-        .ddim_steps(5, 0.7)
-        .unwrap()
-    {
-        let eps: Vec<f32> = x.iter().zip(&lq).map(|(a, b)| 0.5 * a - 0.5 * b).collect();
-        rng.fill_normal(&mut z);
-        s.step(&mut x, &eps, &z, true);
-    }
-    for (g, w) in got.iter().zip(&x) {
-        assert!((g - ((w + 1.0) / 2.0).clamp(0.0, 1.0)).abs() < 1e-5);
-    }
+    // The same sampling written out: x_T ~ N(0, I) from sub-stream `stream` of the seed,
+    // ε = 0.5·(x − lq).
+    let direct = |stream: u64| {
+        let lq: Vec<f32> = crop.iter().map(|v| 2.0 * v - 1.0).collect();
+        let mut rng = Rng::derive(42, stream);
+        let mut x = vec![0.0f32; lq.len()];
+        rng.fill_normal(&mut x);
+        let mut z = vec![0.0f32; lq.len()];
+        for s in NoiseSchedule::stable_diffusion()
+            .ddim_steps(5, 0.7)
+            .unwrap()
+        {
+            let eps: Vec<f32> = x.iter().zip(&lq).map(|(a, b)| 0.5 * a - 0.5 * b).collect();
+            rng.fill_normal(&mut z);
+            s.step(&mut x, &eps, &z, true);
+        }
+        x
+    };
+    let close = |got: &ndarray::Array3<f32>, x: &[f32]| {
+        got.iter()
+            .zip(x)
+            .all(|(g, w)| (g - ((w + 1.0) / 2.0).clamp(0.0, 1.0)).abs() < 1e-5)
+    };
+    assert!(close(&got, &direct(0)));
+    // Every crop of a test set gets its own noise: sub-stream k for item k.
+    let third = p.restore_stream(&crop.view(), 3).unwrap();
+    assert!(close(&third, &direct(3)));
+    assert_ne!(third, got);
     // The same seed gives the same bytes; another seed does not.
     assert_eq!(p.restore(&crop.view()).unwrap(), got);
     let other = Policy::load(

@@ -137,7 +137,9 @@ impl RunConfig {
             p.val_steps > 0 && p.log_every > 0 && p.checkpoint_every > 0,
             "pretrain: val_steps, log_every and checkpoint_every must be positive"
         );
+        self.data.augment.validate()?;
         self.rl.validate()?;
+        self.distill.validate()?;
         Ok(())
     }
 
@@ -149,5 +151,36 @@ impl RunConfig {
         );
         lrpo_shared::fsio::write_atomic(path, text.as_bytes())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(toml_text: &str) -> String {
+        let cfg: RunConfig = toml::from_str(toml_text).unwrap();
+        format!("{:#}", cfg.validate().unwrap_err())
+    }
+
+    #[test]
+    fn shipped_configs_are_valid() {
+        for name in ["tiny", "cpu", "default", "gpu"] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../configs")
+                .join(format!("{name}.toml"));
+            RunConfig::load(&p).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
+
+    #[test]
+    fn values_that_used_to_crash_are_refused_by_key() {
+        // Each of these divided by zero, indexed out of bounds or aborted on allocation.
+        assert!(err("[distill]\npool = 0").contains("distill.pool"));
+        assert!(err("[distill]\nbatch_size = 0").contains("distill.batch_size"));
+        assert!(err("[distill]\nteacher_batch = 0").contains("distill.teacher_batch"));
+        assert!(err("[model]\nbase_channels = 100000").contains("base_channels"));
+        assert!(err("[data.augment]\nrotate = 360.0").contains("rotate"));
+        assert!(err("[distill]\nteacher_eta = 2.0").contains("teacher_eta"));
     }
 }

@@ -81,6 +81,54 @@ pub struct DistillConfig {
     pub log_every: u64,
 }
 
+impl DistillConfig {
+    /// Checks values that TOML types cannot; every message names the `[distill]` key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (key, v) in [
+            ("pool", self.pool as u64),
+            ("teacher_steps", self.teacher_steps as u64),
+            ("teacher_batch", self.teacher_batch as u64),
+            ("steps", self.steps),
+            ("batch_size", self.batch_size as u64),
+            ("checkpoint_every", self.checkpoint_every),
+            ("log_every", self.log_every),
+        ] {
+            anyhow::ensure!(v > 0, "distill.{key} must be at least 1, found {v}");
+        }
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.teacher_eta),
+            "distill.teacher_eta must be in [0, 1], found {}",
+            self.teacher_eta
+        );
+        anyhow::ensure!(
+            self.lr.is_finite() && self.lr >= 0.0,
+            "distill.lr must be a finite number >= 0, found {}",
+            self.lr
+        );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.min_lr_ratio) && self.grad_clip >= 0.0,
+            "distill.min_lr_ratio must be in [0, 1] and grad_clip >= 0, found {} and {}",
+            self.min_lr_ratio,
+            self.grad_clip
+        );
+        for (key, w) in [
+            ("w_teacher", self.w_teacher),
+            ("w_gt", self.w_gt),
+            ("w_ssim", self.w_ssim),
+        ] {
+            anyhow::ensure!(
+                w.is_finite() && w >= 0.0,
+                "distill.{key} must be a finite weight >= 0, found {w}"
+            );
+        }
+        anyhow::ensure!(
+            self.w_teacher + self.w_gt + self.w_ssim > 0.0,
+            "distill: w_teacher, w_gt and w_ssim are all 0, so there is nothing to learn"
+        );
+        Ok(())
+    }
+}
+
 impl Default for DistillConfig {
     fn default() -> Self {
         DistillConfig {

@@ -56,10 +56,12 @@ pub struct EvalArgs {
     /// `--per-face`).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Degradations per HQ face (each its own test item, named `STEM_dR` when N > 1).
-    #[arg(long, default_value_t = 1)]
-    pub per_face: usize,
-    /// Side of the evaluated crops (default: the first model's card size, else 256).
+    /// Degradations per HQ face (each its own test item, named `STEM_dR` when N > 1). Default
+    /// 1, or the frozen protocol's 4 with `--manifest`.
+    #[arg(long)]
+    pub per_face: Option<usize>,
+    /// Side of the evaluated crops (default: the protocol's 128 with `--manifest`, else the
+    /// first model's card size, else 256).
     #[arg(long)]
     pub size: Option<usize>,
     /// Policies to evaluate (ONNX with its card); repeatable.
@@ -144,8 +146,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     if methods.is_empty() {
         bail!("nothing to evaluate: give --model, --baseline bicubic or --restored DIR");
     }
+    let per_face = args
+        .per_face
+        .unwrap_or(if args.manifest.is_some() { 4 } else { 1 });
     let size = args
         .size
+        .or(args.manifest.as_ref().map(|_| 128))
         .or_else(|| {
             methods.iter().find_map(|(_, m)| {
                 if let Method::Model(p) = m {
@@ -208,7 +214,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         &preset,
         args.seed,
         size,
-        args.per_face,
+        per_face,
         &args.out.join("lq"),
     )?;
     let has_gt = set.kind != SetKind::LqOnly;
@@ -257,7 +263,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         .iter()
         .map(|item| {
             let stem = match item.name.rsplit_once("_d") {
-                Some((s, r)) if args.per_face > 1 && r.parse::<usize>().is_ok() => s,
+                Some((s, r)) if per_face > 1 && r.parse::<usize>().is_ok() => s,
                 _ => item.name.as_str(),
             };
             let id = stem_identity
@@ -366,7 +372,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         .values()
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let settings = serde_json::json!({"command": command, "data": data, "manifest": args.manifest, "split": args.manifest.as_ref().map(|_| args.split.clone()), "identities": n_ids, "kind": set.kind, "preset": args.preset, "seed": args.seed, "per_face": args.per_face, "size": size, "images": set.items.len(), "reference": reference, "sampler_noise": "item k of the set uses sub-stream k of the sampler seed", "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
+    let settings = serde_json::json!({"command": command, "data": data, "manifest": args.manifest, "split": args.manifest.as_ref().map(|_| args.split.clone()), "identities": n_ids, "kind": set.kind, "preset": args.preset, "seed": args.seed, "per_face": per_face, "size": size, "images": set.items.len(), "reference": reference, "sampler_noise": "item k of the set uses sub-stream k of the sampler seed", "niqe_note": "NIQE of images under 194 px is computed after a bicubic upscale to 256 px"});
     let rep = Report {
         settings,
         methods: labels,

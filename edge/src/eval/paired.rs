@@ -5,6 +5,11 @@
 //! are averaged first, so that a person with many photos counts once; the reported value is the
 //! mean of the per-identity differences with a two-sided 95 % Student-t interval over
 //! identities (`mean ± t₀.₉₇₅(n−1)·sd/√n`), plus how many identities M is better on.
+//!
+//! Several training seeds of one recipe are labelled `NAME#SEED` (e.g. `lrpo#0`, `lrpo#1`):
+//! besides each seed's own row, the group `NAME` gets a row whose per-identity difference is
+//! averaged over the seeds too (the interval is still over identities), with the spread of the
+//! seeds' means (`seed_sd`) beside it.
 
 use super::report::Row;
 use serde::{Deserialize, Serialize};
@@ -33,6 +38,21 @@ pub struct Paired {
     pub items: usize,
     /// Identities on which the method is better than the reference.
     pub better: usize,
+    /// Seeds pooled in this row (1 for a single model).
+    #[serde(default = "one")]
+    pub seeds: usize,
+    /// Standard deviation of the seeds' mean differences (pooled rows only).
+    #[serde(default)]
+    pub seed_sd: Option<f64>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The seed group of a method label: `NAME` for `NAME#SEED`, else None.
+pub fn seed_group(label: &str) -> Option<&str> {
+    label.rsplit_once('#').map(|(g, _)| g)
 }
 
 /// Two-sided 95 % Student-t quantile `t₀.₉₇₅(df)` (table to df 30, then the normal's 1.960
@@ -77,55 +97,108 @@ pub fn paired(
         .iter()
         .map(|r| ((r.image.as_str(), r.method.as_str()), r))
         .collect();
-    let mut out = Vec::new();
-    for m in methods.iter().filter(|m| m.as_str() != reference) {
-        let mut metrics: Vec<(&String, bool)> = rows
-            .iter()
-            .filter(|r| &r.method == m)
-            .flat_map(|r| r.metrics.iter().map(|(k, v)| (k, v.higher_is_better)))
+    // Per method, metric and identity: the differences of its items.
+    type PerId<'a> = BTreeMap<&'a str, Vec<f64>>;
+    let diffs = |m: &str, metric: &str| -> PerId<'_> {
+        let mut per_id: PerId = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.method == m) {
+            let Some(base) = by_item.get(&(r.image.as_str(), reference)) else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (r.metrics.get(metric), base.metrics.get(metric)) else {
+                continue;
+            };
+            let id = identity
+                .get(&r.image)
+                .map(String::as_str)
+                .unwrap_or(r.image.as_str());
+            per_id.entry(id).or_default().push(a.value - b.value);
+        }
+        per_id
+    };
+    let summarise = |method: String, metric: &str, hib: bool, per_id: &PerId| -> Paired {
+        let items = per_id.values().map(Vec::len).sum();
+        let means: Vec<f64> = per_id
+            .values()
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
             .collect();
-        metrics.sort();
-        metrics.dedup();
-        for (metric, hib) in metrics {
-            let mut per_id: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-            for r in rows.iter().filter(|r| &r.method == m) {
-                let Some(base) = by_item.get(&(r.image.as_str(), reference)) else {
-                    continue;
-                };
-                let (Some(a), Some(b)) = (r.metrics.get(metric), base.metrics.get(metric)) else {
-                    continue;
-                };
-                let id = identity
-                    .get(&r.image)
-                    .map(String::as_str)
-                    .unwrap_or(r.image.as_str());
-                per_id.entry(id).or_default().push(a.value - b.value);
+        let better = means
+            .iter()
+            .filter(|&&d| if hib { d > 0.0 } else { d < 0.0 })
+            .count();
+        let (mean, lo, hi) = mean_ci(&means);
+        Paired {
+            method,
+            reference: reference.to_string(),
+            metric: metric.to_string(),
+            higher_is_better: hib,
+            mean,
+            lo,
+            hi,
+            identities: means.len(),
+            items,
+            better,
+            seeds: 1,
+            seed_sd: None,
+        }
+    };
+    let metrics_of = |m: &str| -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = rows
+            .iter()
+            .filter(|r| r.method == m)
+            .flat_map(|r| {
+                r.metrics
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.higher_is_better))
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut out = Vec::new();
+    let compared: Vec<&String> = methods.iter().filter(|m| m.as_str() != reference).collect();
+    for m in &compared {
+        for (metric, hib) in metrics_of(m) {
+            let per_id = diffs(m, &metric);
+            if !per_id.is_empty() {
+                out.push(summarise((*m).clone(), &metric, hib, &per_id));
             }
-            if per_id.is_empty() {
+        }
+    }
+    // Seed groups: per identity, the mean over every item of every seed.
+    let mut groups: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for m in &compared {
+        if let Some(g) = seed_group(m) {
+            groups.entry(g).or_default().push(m);
+        }
+    }
+    for (g, members) in groups.into_iter().filter(|(_, v)| v.len() > 1) {
+        for (metric, hib) in metrics_of(members[0]) {
+            let mut pooled: PerId = BTreeMap::new();
+            let mut seed_means = Vec::new();
+            for m in &members {
+                let per_id = diffs(m, &metric);
+                let s = summarise((*m).clone(), &metric, hib, &per_id);
+                if s.identities > 0 {
+                    seed_means.push(s.mean);
+                }
+                for (id, v) in per_id {
+                    pooled.entry(id).or_default().extend(v);
+                }
+            }
+            if pooled.is_empty() {
                 continue;
             }
-            let items = per_id.values().map(Vec::len).sum();
-            let means: Vec<f64> = per_id
-                .values()
-                .map(|v| v.iter().sum::<f64>() / v.len() as f64)
-                .collect();
-            let better = means
-                .iter()
-                .filter(|&&d| if hib { d > 0.0 } else { d < 0.0 })
-                .count();
-            let (mean, lo, hi) = mean_ci(&means);
-            out.push(Paired {
-                method: m.clone(),
-                reference: reference.to_string(),
-                metric: metric.clone(),
-                higher_is_better: hib,
-                mean,
-                lo,
-                hi,
-                identities: means.len(),
-                items,
-                better,
-            });
+            let mut p = summarise(g.to_string(), &metric, hib, &pooled);
+            p.seeds = members.len();
+            let n = seed_means.len() as f64;
+            let mu = seed_means.iter().sum::<f64>() / n;
+            p.seed_sd = Some(
+                (seed_means.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0))
+                    .sqrt(),
+            );
+            out.push(p);
         }
     }
     out
@@ -151,6 +224,29 @@ mod tests {
             .collect(),
             time_ms: None,
         }
+    }
+
+    #[test]
+    fn seeds_of_one_recipe_are_pooled_per_identity() {
+        // Two seeds: identity a differences +1 (seed 0) and +3 (seed 1); identity b +2 and +2.
+        let rows = vec![
+            row("a1", "ref", 0.0),
+            row("a1", "m#0", 1.0),
+            row("a1", "m#1", 3.0),
+            row("b1", "ref", 0.0),
+            row("b1", "m#0", 2.0),
+            row("b1", "m#1", 2.0),
+        ];
+        let methods: Vec<String> = ["ref", "m#0", "m#1"].map(String::from).to_vec();
+        let p = paired(&rows, &methods, "ref", &BTreeMap::new());
+        let g = p.iter().find(|p| p.method == "m").unwrap();
+        // Per identity over seeds: a 2, b 2; seeds' means 1.5 and 2.5 (sd √0.5).
+        assert_eq!((g.seeds, g.identities, g.items), (2, 2, 4));
+        assert!((g.mean - 2.0).abs() < 1e-12 && (g.hi - g.lo).abs() < 1e-12);
+        assert!((g.seed_sd.unwrap() - 0.5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(p.iter().filter(|p| p.method.starts_with("m#")).count(), 2);
+        assert_eq!(seed_group("lrpo#3"), Some("lrpo"));
+        assert_eq!(seed_group("lrpo"), None);
     }
 
     #[test]

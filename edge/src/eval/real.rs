@@ -20,7 +20,7 @@
 
 use super::paired::paired;
 use super::report::{self, Report, Row, file_safe};
-use super::scoring::Metric;
+use super::scoring::{Metric, niqe_any_size};
 use crate::commands::common::{DEFAULT_DETECTOR, DEFAULT_MODEL, locate};
 use crate::commands::eval::EvalArgs;
 use crate::pipeline::{Pipeline, PipelineOptions};
@@ -29,10 +29,9 @@ use anyhow::{Context, Result, bail};
 use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
 use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
 use lrpo_shared::image::{load_rgb, save_rgb};
-use lrpo_shared::metrics::{brisque::brisque, niqe::niqe, sharpness};
+use lrpo_shared::metrics::{brisque::brisque, sharpness};
 use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
 use lrpo_shared::onnx::identity::{FaceDescriptor, distance};
-use lrpo_shared::resize::{Filter, resize};
 use ndarray::{Array2, Array3};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -54,17 +53,6 @@ fn put(m: &mut BTreeMap<String, Metric>, name: &str, value: f64, higher_is_bette
             higher_is_better,
         },
     );
-}
-
-/// NIQE with the evaluation's rule for small images (bicubic upscale to 256 px under 194 px).
-fn niqe_any(img: &Array3<f32>) -> Result<f64> {
-    let (_, h, w) = img.dim();
-    if h.min(w) > 193 {
-        Ok(niqe(&img.view())?)
-    } else {
-        let big = resize(&img.view(), 256, 256, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
-        Ok(niqe(&big.view())?)
-    }
 }
 
 fn centre(lm: &lrpo_shared::align::Landmarks) -> [f64; 2] {
@@ -207,11 +195,11 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                     sharpness(&b.view(), Some(&changed))?,
                 );
                 let mut mi = BTreeMap::new();
-                put(&mut mi, "NIQE", niqe_any(&a)?, false);
+                put(&mut mi, "NIQE", niqe_any_size(&a)?, false);
                 put(&mut mi, "BRISQUE", brisque(&a.view())?, false);
                 put(&mut mi, "sharpness", sa, true);
                 let mut mo = BTreeMap::new();
-                put(&mut mo, "NIQE", niqe_any(&b)?, false);
+                put(&mut mo, "NIQE", niqe_any_size(&b)?, false);
                 put(&mut mo, "BRISQUE", brisque(&b.view())?, false);
                 put(&mut mo, "sharpness", sb, true);
                 put(

@@ -201,10 +201,13 @@ pub fn paired_markdown(report: &Report) -> String {
                     .iter()
                     .find(|p| &&p.method == m && p.metric == name)
                     .map_or("–".into(), |p| {
-                        let cell = format!(
+                        let mut cell = format!(
                             "{:+.4} [{:+.4}, {:+.4}] ({}/{})",
                             p.mean, p.lo, p.hi, p.better, p.identities
                         );
+                        if let Some(sd) = p.seed_sd {
+                            cell.push_str(&format!(", {} seeds sd {sd:.4}", p.seeds));
+                        }
                         let sure = if p.higher_is_better {
                             p.lo > 0.0
                         } else {

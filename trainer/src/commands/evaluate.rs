@@ -70,7 +70,14 @@ impl BackendTask for Task<'_> {
                     .to_string_lossy()
                     .into_owned()
             });
-            eprintln!("{label} ({what}): reward {:.4}", metrics["reward"].mean);
+            match metrics.get("reward") {
+                Some(r) => eprintln!("{label} ({what}): reward {:.4}", r.mean),
+                None => anyhow::bail!(
+                    "{}: nothing was evaluated (no held-out faces in {})",
+                    run.display(),
+                    a.data.display()
+                ),
+            }
             if grids.is_empty() {
                 grids.push(
                     images

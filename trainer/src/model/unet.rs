@@ -67,6 +67,24 @@ impl UNetConfig {
             self.base_channels > 0 && !self.channel_mult.is_empty() && self.groups > 0,
             "model: base_channels, channel_mult and groups must be positive/non-empty"
         );
+        // Bounds that keep a typo from asking for terabytes (the paper-scale GPU config uses
+        // 128 base channels and multipliers up to 4).
+        anyhow::ensure!(
+            self.base_channels <= 1024 && self.channel_mult.len() <= 8,
+            "model: base_channels must be at most 1024 and channel_mult at most 8 levels, found {} and {} levels",
+            self.base_channels,
+            self.channel_mult.len()
+        );
+        anyhow::ensure!(
+            self.channel_mult.iter().all(|m| (1..=16).contains(m)),
+            "model: every channel_mult entry must be in 1..=16, found {:?}",
+            self.channel_mult
+        );
+        anyhow::ensure!(
+            self.num_res_blocks <= 16,
+            "model: num_res_blocks must be at most 16, found {}",
+            self.num_res_blocks
+        );
         for m in &self.channel_mult {
             let c = m * self.base_channels;
             anyhow::ensure!(
