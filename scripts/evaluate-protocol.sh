@@ -9,6 +9,8 @@
 #                                `input` and `bicubic`, paired 95 % intervals over identities
 #   RESULTS_DIR/real-clean/      the photos holding test faces, through the whole pipeline
 #   RESULTS_DIR/real-degraded/   the same photos degraded (lrpo preset, seed 7, --unscaled)
+#   RESULTS_DIR/real-clean-gate-off/   the clean photos with the detail gate off (every face
+#                                restored, as the pipeline did before the gate)
 # Each folder holds report.json / report.csv / README.md / index.html (+ images). Needs release
 # binaries: cargo build --release -p lrpo-edge.
 set -euo pipefail
@@ -45,4 +47,6 @@ for m in "${models[@]}"; do
   "$E" eval --real "$photos" --manifest "$set_dir" --split test --model "$m" -o "$res/real-clean/$label"
   "$E" eval --real "$res"/photos-degraded/*_lq.png --manifest "$set_dir" --split test --model "$m" \
     -o "$res/real-degraded/$label"
+  "$E" eval --real "$photos" --manifest "$set_dir" --split test --model "$m" --detail-gate off \
+    -o "$res/real-clean-gate-off/$label"
 done

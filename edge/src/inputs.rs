@@ -1,17 +1,9 @@
 //! Turning command-line inputs into a list of image files.
 
 use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Whether a path has an image extension this project reads (png, jpg, jpeg; any case).
-pub fn is_image_path(p: &Path) -> bool {
-    p.extension().is_some_and(|e| {
-        matches!(
-            e.to_string_lossy().to_ascii_lowercase().as_str(),
-            "png" | "jpg" | "jpeg"
-        )
-    })
-}
+pub use lrpo_shared::image::is_image_path;
 
 /// Whether `name` matches a glob `pattern` with `*` (any run of characters) and `?` (one
 /// character).

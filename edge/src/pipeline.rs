@@ -1,12 +1,14 @@
 //! The on-camera pipeline (DESIGN §6): detect faces → align each to the FFHQ template at the
-//! policy's crop size → restore → inverse-warp and blend back with a feathered mask.
+//! policy's crop size → restore → inverse-warp and blend back with a feathered mask. A face
+//! that holds more detail than the policy's crop size can carry is left as it is (the detail
+//! gate), so that a clean, sharp face never comes out blurred.
 
 use crate::runtime::Policy;
 use anyhow::{Result, ensure};
 use lrpo_shared::align::{Border, Interp, Landmarks, face_to_crop, paste_back, warp_to_crop};
 use lrpo_shared::image::check_rgb;
 use lrpo_shared::onnx::detect::{Detection, FaceDetector};
-use lrpo_shared::resize::{Filter, resize};
+use lrpo_shared::resize::{Filter, resize, resize_antialiased};
 use ndarray::{Array3, ArrayView3};
 use std::time::Instant;
 
@@ -19,6 +21,58 @@ pub struct PipelineOptions {
     pub max_faces: Option<usize>,
     /// Width of the blend's soft edge as a fraction of the crop side (0–0.5). Default 0.1.
     pub feather: f64,
+    /// The detail gate, in dB (`None`: off): a face larger than the policy's crop is first
+    /// shrunk to the crop and enlarged back; if that round trip changes it by more than this
+    /// (PSNR below it), the face holds detail the policy's resolution cannot carry, and it is
+    /// left as it is instead of being restored blurred. Default [`DEFAULT_DETAIL_GATE_DB`].
+    pub detail_gate_db: Option<f64>,
+}
+
+/// Default of [`PipelineOptions::detail_gate_db`], for the shipped 64-px policy: chosen on the
+/// face set's validation faces, whose round trip through 64 px scores 27.3–32.0 dB on the 6
+/// clean ones (they hold detail: kept) and 32.7–47.3 dB on the 5 still detected after
+/// degrading their photos (`degrade --unscaled`, seed 11: restored); the gate sits between.
+/// See `benchmarks/protocol/README.md`.
+pub const DEFAULT_DETAIL_GATE_DB: f64 = 32.5;
+
+/// A face the pipeline found but left unchanged, and why.
+#[derive(Debug, Clone)]
+pub struct KeptFace {
+    /// Where it was found.
+    pub detection: Detection,
+    /// The crop side at which the face is at its own resolution.
+    pub native_side: usize,
+    /// PSNR (dB) of its round trip through the policy's crop size.
+    pub detail_db: f64,
+}
+
+/// Crop side at which the alignment of `landmarks` neither shrinks nor enlarges the frame
+/// (`512 / scale` of the 512-px alignment), rounded to a multiple of 8, at least 8.
+pub fn native_side(landmarks: &Landmarks) -> Result<usize> {
+    let s512 = face_to_crop(landmarks, 512)?.scale();
+    let side = (512.0 / s512).round() as usize;
+    Ok((side / 8).max(1) * 8)
+}
+
+/// PSNR (dB) between a face aligned at `side` px and the same crop shrunk to `size` px
+/// (antialiased) and enlarged back (bicubic): how much of the face's detail a `size`-px crop
+/// loses. `+∞` when `side <= size`. The side is capped at 512 px (what is lost at 512 is lost
+/// at any larger side too).
+pub fn round_trip_psnr(
+    frame: &ArrayView3<f32>,
+    landmarks: &Landmarks,
+    size: usize,
+) -> Result<(usize, f64)> {
+    let native = native_side(landmarks)?;
+    let side = native.min(512);
+    if side <= size {
+        return Ok((native, f64::INFINITY));
+    }
+    let t = face_to_crop(landmarks, side)?;
+    let crop = warp_to_crop(frame, &t, side, Interp::Bicubic, Border::Replicate)?;
+    let small = resize_antialiased(&crop.view(), size, size)?;
+    let back = resize(&small.view(), side, side, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
+    Ok((native, lrpo_shared::metrics::psnr(&back.view(), &crop.view())?))
 }
 
 impl Default for PipelineOptions {
@@ -27,6 +81,7 @@ impl Default for PipelineOptions {
             only_center_face: false,
             max_faces: None,
             feather: 0.1,
+            detail_gate_db: Some(DEFAULT_DETAIL_GATE_DB),
         }
     }
 }
@@ -53,6 +108,8 @@ pub struct FrameResult {
     pub faces: Vec<FaceResult>,
     /// Milliseconds spent detecting.
     pub detect_ms: f64,
+    /// Faces found but left unchanged by the detail gate.
+    pub kept: Vec<KeptFace>,
 }
 
 /// A policy plus a detector.
@@ -103,6 +160,33 @@ impl Pipeline {
         Ok(det.detect(frame)?)
     }
 
+    /// Splits faces into those to restore and those the detail gate keeps as they are (see
+    /// [`PipelineOptions::detail_gate_db`]).
+    pub fn gate_faces(
+        &self,
+        frame: &ArrayView3<f32>,
+        faces: Vec<Detection>,
+    ) -> Result<(Vec<Detection>, Vec<KeptFace>)> {
+        let Some(gate) = self.options.detail_gate_db else {
+            return Ok((faces, vec![]));
+        };
+        let size = self.policy.crop_size();
+        let (mut restore, mut kept) = (Vec::new(), Vec::new());
+        for f in faces {
+            let (native_side, detail_db) = round_trip_psnr(frame, &f.landmarks, size)?;
+            if detail_db < gate {
+                kept.push(KeptFace {
+                    detection: f,
+                    native_side,
+                    detail_db,
+                });
+            } else {
+                restore.push(f);
+            }
+        }
+        Ok((restore, kept))
+    }
+
     /// Restores the given faces (landmarks) of a frame. Faces are cropped from the input frame
     /// and pasted in order, so overlapping faces blend one over the other without feeding a
     /// restored face back into the next crop.
@@ -146,11 +230,13 @@ impl Pipeline {
         let found = self.detect(frame)?;
         let detect_ms = start.elapsed().as_secs_f64() * 1e3;
         let faces = select_faces(found, w, h, &self.options);
+        let (faces, kept) = self.gate_faces(frame, faces)?;
         let (frame, faces) = self.restore_faces(frame, &faces)?;
         Ok(FrameResult {
             frame,
             faces,
             detect_ms,
+            kept,
         })
     }
 

@@ -223,6 +223,18 @@ pub fn encode_rgb8(raw: &[u8], width: u32, height: u32, format: OutputFormat) ->
     Ok(buf)
 }
 
+/// The file extensions of the images this project reads (any case): PNG, JPEG, and BMP / PNM,
+/// which some registry test photos come in. Outputs are PNG or JPEG.
+pub const INPUT_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "ppm", "pgm", "pnm"];
+
+/// Whether a path has one of the [`INPUT_EXTENSIONS`].
+pub fn is_image_path(p: &Path) -> bool {
+    p.extension().is_some_and(|e| {
+        let e = e.to_string_lossy().to_ascii_lowercase();
+        INPUT_EXTENSIONS.contains(&e.as_str())
+    })
+}
+
 /// Saves an image atomically; the format follows the extension (`png`, `jpg`, `jpeg`).
 pub fn save_rgb(path: &Path, img: &ArrayView3<f32>) -> Result<()> {
     let format = OutputFormat::from_path(path)?;

@@ -173,12 +173,7 @@ fn scan(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for p in entries {
         if p.is_dir() {
             scan(&p, out)?;
-        } else if p.extension().is_some_and(|e| {
-            matches!(
-                e.to_string_lossy().to_ascii_lowercase().as_str(),
-                "png" | "jpg" | "jpeg"
-            )
-        }) {
+        } else if lrpo_shared::image::is_image_path(&p) {
             out.push(p);
         }
     }

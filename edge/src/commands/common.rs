@@ -120,6 +120,12 @@ pub struct FaceArgs {
     /// Soft edge of the paste-back mask, as a fraction of the crop side (0–0.5).
     #[arg(long, default_value_t = 0.1)]
     pub feather: f64,
+    /// Detail gate in dB: a face larger than the policy's crop whose shrink-and-enlarge round
+    /// trip through the crop size scores below this PSNR holds detail the policy cannot carry
+    /// and is left unchanged (reported). `off` restores every face. Default 32.5
+    /// (`lrpo_edge::pipeline::DEFAULT_DETAIL_GATE_DB`).
+    #[arg(long)]
+    pub detail_gate: Option<String>,
 }
 
 impl FaceArgs {
@@ -128,12 +134,26 @@ impl FaceArgs {
         if !(self.feather > 0.0 && self.feather <= 0.5) {
             bail!("--feather must be in (0, 0.5], got {}", self.feather);
         }
+        let detail_gate_db = parse_detail_gate(self.detail_gate.as_deref())?;
         Ok(PipelineOptions {
             only_center_face: self.only_center_face,
             max_faces: self.max_faces,
             feather: self.feather,
+            detail_gate_db,
         })
     }
+}
+
+/// The value of `--detail-gate`: absent → the default, `off` → no gate, else a PSNR in dB.
+pub fn parse_detail_gate(arg: Option<&str>) -> Result<Option<f64>> {
+    Ok(match arg {
+        None => Some(crate::pipeline::DEFAULT_DETAIL_GATE_DB),
+        Some("off") => None,
+        Some(v) => match v.parse::<f64>() {
+            Ok(db) if db.is_finite() && db > 0.0 => Some(db),
+            _ => bail!("--detail-gate must be a PSNR in dB (> 0) or off, got {v:?}"),
+        },
+    })
 }
 
 /// Builds a pipeline; the detector is skipped when `aligned`.

@@ -43,6 +43,9 @@ pub struct EvalArgs {
     /// matched to the manifest by its photo's file name and landmarks).
     #[arg(long, num_args = 1.., conflicts_with = "data")]
     pub real: Vec<PathBuf>,
+    /// Detail gate of the pipeline for `--real` (dB, or `off`; default as `restore`'s).
+    #[arg(long)]
+    pub detail_gate: Option<String>,
     /// Face detector for `--real` (default: models/mtcnn).
     #[arg(long)]
     pub detector: Option<PathBuf>,

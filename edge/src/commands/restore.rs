@@ -97,13 +97,28 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                         )?;
                     }
                 }
-                let report = if r.faces.is_empty() {
+                let kept = r
+                    .kept
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "; kept a {} px face as it is (round trip through the policy's {} px: {:.1} dB, under the detail gate's {} dB)",
+                            k.native_side,
+                            pipe.policy.crop_size(),
+                            k.detail_db,
+                            pipe.options.detail_gate_db.unwrap_or(f64::NAN)
+                        )
+                    })
+                    .collect::<String>();
+                let report = if r.faces.is_empty() && r.kept.is_empty() {
                     no_face += 1;
                     "no face found: written unchanged".to_string()
+                } else if r.faces.is_empty() {
+                    format!("no face restored{kept}")
                 } else {
                     let ms: f64 = r.faces.iter().map(|f| f.restore_ms).sum();
                     format!(
-                        "{} face(s), detect {:.0} ms, restore {:.0} ms",
+                        "{} face(s), detect {:.0} ms, restore {:.0} ms{kept}",
                         r.faces.len(),
                         r.detect_ms,
                         ms

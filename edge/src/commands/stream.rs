@@ -132,6 +132,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut buf = vec![0u8; args.width * args.height * 3];
     let mut tracks: Vec<Detection> = Vec::new();
+    let mut restored_tracks: Vec<Detection> = Vec::new();
     let mut lat = Latency(Vec::new());
     let mut frame_no = 0usize;
     eprintln!(
@@ -151,8 +152,11 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
                 &pipe.options,
             );
             tracks = update_tracks(&tracks, found, args.smoothing);
+            // The detail gate decides on detection frames, so a face does not flicker
+            // between restored and kept from one frame to the next.
+            restored_tracks = pipe.gate_faces(&frame.view(), tracks.clone())?.0;
         }
-        let (out, _) = pipe.restore_faces(&frame.view(), &tracks)?;
+        let (out, _) = pipe.restore_faces(&frame.view(), &restored_tracks)?;
         let bytes = to_rgb8(&out.view())?;
         match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
             Ok(()) => {}

@@ -2,13 +2,14 @@
 //! good as it found it?
 //!
 //! Each photo goes through `detect → align → restore → paste back` exactly as
-//! `lrpo-edge restore` runs it. Each restored face is then looked at in the input photo and in
+//! `lrpo-edge restore` runs it, detail gate included (faces it keeps are reported too, with
+//! `restored (1) or kept by the detail gate (0)` = 0). Each restored face is then looked at in the input photo and in
 //! the output photo through the same FFHQ alignment at the face's **own** resolution (the crop
 //! side at which the photo is neither shrunk nor enlarged, 64–512 px), and scored:
 //!
 //! - `identity distance to input`: face-descriptor distance between the input and output face;
 //! - `PSNR vs input (changed px)`: PSNR of the output against the input over the crop pixels
-//!   the restore changed (|Δ| ≥ 0.5/255 in some channel), in dB;
+//!   the restore changed (|Δ| ≥ 0.5/255 in some channel), in dB (100 for an unchanged face);
 //! - `sharpness` and `sharpness ratio`: variance of the Laplacian over those changed pixels,
 //!   and its ratio output / input (1 = as sharp as it came in);
 //! - `NIQE`, `BRISQUE` of the face crop, before (method `input`) and after.
@@ -23,7 +24,7 @@ use super::report::{self, Report, Row, file_safe};
 use super::scoring::{Metric, niqe_any_size};
 use crate::commands::common::{DEFAULT_DETECTOR, DEFAULT_MODEL, locate};
 use crate::commands::eval::EvalArgs;
-use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::pipeline::{Pipeline, PipelineOptions, native_side};
 use crate::runtime::{Policy, SamplerOptions};
 use anyhow::{Context, Result, bail};
 use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
@@ -36,14 +37,6 @@ use ndarray::{Array2, Array3};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
-
-/// Crop side at which the alignment of `landmarks` neither shrinks nor enlarges the photo,
-/// clamped to `[64, 512]` and rounded to a multiple of 8.
-pub fn native_side(landmarks: &lrpo_shared::align::Landmarks) -> Result<usize> {
-    let s512 = face_to_crop(landmarks, 512)?.scale();
-    let side = (512.0 / s512).round() as usize;
-    Ok((side.clamp(64, 512) / 8) * 8)
-}
 
 fn put(m: &mut BTreeMap<String, Metric>, name: &str, value: f64, higher_is_better: bool) {
     m.insert(
@@ -108,7 +101,10 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let pipe = Pipeline {
         policy,
         detector: Some(Box::new(Mtcnn::load(&det_dir, MtcnnConfig::default())?)),
-        options: PipelineOptions::default(),
+        options: PipelineOptions {
+            detail_gate_db: crate::commands::common::parse_detail_gate(args.detail_gate.as_deref())?,
+            ..PipelineOptions::default()
+        },
     };
     let id_path = args
         .identity_model
@@ -164,13 +160,20 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             if res.faces.is_empty() {
                 eprintln!("{}: no face found", photo.display());
             }
-            for (k, f) in res.faces.iter().enumerate() {
-                let lm = &f.detection.landmarks;
+            // Restored faces, then the ones the detail gate kept as they were.
+            let found: Vec<(&lrpo_shared::onnx::detect::Detection, Option<f64>)> = res
+                .faces
+                .iter()
+                .map(|f| (&f.detection, Some(f.restore_ms)))
+                .chain(res.kept.iter().map(|k| (&k.detection, None)))
+                .collect();
+            for (k, (det, restore_ms)) in found.into_iter().enumerate() {
+                let lm = &det.landmarks;
                 let identity = identity_of(photo, lm);
                 if wanted.is_some() && identity.is_none() {
                     continue; // not a face of the asked split
                 }
-                let side = native_side(lm)?;
+                let side = native_side(lm)?.clamp(64, 512);
                 let t = face_to_crop(lm, side)?;
                 let warp = |img: &Array3<f32>| {
                     warp_to_crop(&img.view(), &t, side, Interp::Bicubic, Border::Replicate)
@@ -221,13 +224,15 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                     }
                     s / (3 * n_changed) as f64
                 };
+                // An unchanged face is reported at 100 dB (a finite stand-in for +∞, so that
+                // JSON and medians stay numbers).
                 put(
                     &mut mo,
                     "PSNR vs input (changed px)",
                     if mse > 0.0 {
-                        10.0 * (1.0 / mse).log10()
+                        (10.0 * (1.0 / mse).log10()).min(100.0)
                     } else {
-                        f64::INFINITY
+                        100.0
                     },
                     true,
                 );
@@ -245,6 +250,12 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                     false,
                 );
                 put(&mut mi, "face side (px)", side as f64, true);
+                put(
+                    &mut mo,
+                    "restored (1) or kept by the detail gate (0)",
+                    if restore_ms.is_some() { 1.0 } else { 0.0 },
+                    true,
+                );
                 rows.push(Row {
                     image: name.clone(),
                     method: "input".into(),
@@ -255,7 +266,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
                     image: name,
                     method: label.clone(),
                     metrics: mo,
-                    time_ms: Some(f.restore_ms),
+                    time_ms: restore_ms,
                 });
             }
             Ok(())
@@ -266,7 +277,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         }
     }
     if rows.is_empty() {
-        bail!("no face was restored in {} photo(s)", photos.len());
+        bail!("no face was found in {} photo(s)", photos.len());
     }
     let methods = vec!["input".to_string(), label.clone()];
     let aggregate = report::aggregate(&rows, &methods);
@@ -291,6 +302,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         "photos": photos.len(),
         "faces": faces,
         "model": model,
+        "detail_gate_db": pipe.options.detail_gate_db,
         "manifest": args.manifest,
         "split": args.manifest.as_ref().map(|_| args.split.clone()),
         "median identity distance to input": med_id,

@@ -97,12 +97,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
                 .with_context(|| format!("{}: cannot list", i.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.extension().is_some_and(|e| {
-                        matches!(
-                            e.to_string_lossy().to_ascii_lowercase().as_str(),
-                            "png" | "jpg" | "jpeg"
-                        )
-                    })
+                    lrpo_shared::image::is_image_path(p)
                 })
                 .collect();
             v.sort();
