@@ -72,7 +72,10 @@ pub fn round_trip_psnr(
     let crop = warp_to_crop(frame, &t, side, Interp::Bicubic, Border::Replicate)?;
     let small = resize_antialiased(&crop.view(), size, size)?;
     let back = resize(&small.view(), side, side, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
-    Ok((native, lrpo_shared::metrics::psnr(&back.view(), &crop.view())?))
+    Ok((
+        native,
+        lrpo_shared::metrics::psnr(&back.view(), &crop.view())?,
+    ))
 }
 
 impl Default for PipelineOptions {

@@ -140,6 +140,8 @@ fn restore_writes_outputs_crops_and_comparisons_for_a_photo_with_several_faces()
         .current_dir(common::root())
         .args([
             "restore",
+            "--detail-gate",
+            "off",
             "--save-crops",
             "--side-by-side",
             "--suffix",
@@ -201,7 +203,9 @@ fn restore_reports_bad_images_and_carries_on() {
     let out = dir.join("out");
     let o = bin()
         .current_dir(common::root())
-        .args(["restore", "--model"])
+        // These tests are about the command's mechanics: every face found is restored (the
+        // detail gate has its own test in pipeline.rs).
+        .args(["restore", "--detail-gate", "off", "--model"])
         .arg(&model)
         .arg("-o")
         .arg(&out)
@@ -310,6 +314,8 @@ fn stream_restores_whole_frames_and_ends_cleanly_on_a_cut_frame() {
             "2",
             "--stats-every",
             "2",
+            "--detail-gate",
+            "off",
             "--model",
         ])
         .arg(&model)

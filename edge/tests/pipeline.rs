@@ -11,13 +11,18 @@ use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
 use lrpo_shared::onnx::detect::{Detection, FaceDetector};
 use ndarray::s;
 
+/// A pipeline that restores every face it finds (detail gate off: these tests are about the
+/// geometry and blending; the gate has its own test).
 fn pipeline(model: &std::path::Path) -> Pipeline {
     Pipeline {
         policy: Policy::load(model, SamplerOptions::default()).unwrap(),
         detector: Some(Box::new(
             Mtcnn::load(&root().join("models/mtcnn"), MtcnnConfig::default()).unwrap(),
         )),
-        options: PipelineOptions::default(),
+        options: PipelineOptions {
+            detail_gate_db: None,
+            ..PipelineOptions::default()
+        },
     }
 }
 
@@ -213,4 +218,49 @@ fn the_shipped_policy_restores_the_bundled_low_quality_scene() {
         r.frame.slice(s![.., 260.., 0..10]),
         lq.slice(s![.., 260.., 0..10])
     );
+}
+
+#[test]
+fn the_detail_gate_keeps_a_sharp_large_face_and_restores_a_blurred_one() {
+    use lrpo_edge::pipeline::round_trip_psnr;
+    use lrpo_shared::degrade::{BlurKernel, DegradeParams, degrade};
+    let shipped = root().join("models/lrpo_student_int8.onnx");
+    let mut p = pipeline(&shipped);
+    p.options = PipelineOptions::default();
+    let frame = load_rgb(&root().join("data/faces/biden.jpg")).unwrap();
+    // A sharp 500-px face loses detail through 64 px (the validation faces: 27–32 dB).
+    let r = p.process(&frame.view()).unwrap();
+    assert_eq!(
+        (r.faces.len(), r.kept.len()),
+        (0, 1),
+        "the clean face is kept"
+    );
+    assert!(r.kept[0].native_side > 400 && r.kept[0].detail_db < 32.5);
+    assert_eq!(r.frame, frame, "a kept face leaves the frame untouched");
+    // The same photo blurred and downscaled 4×: nothing left for 64 px to lose, so it is restored.
+    let params = DegradeParams {
+        preset: "test".into(),
+        reference_size: 512,
+        kernel_size: 21,
+        kernel: BlurKernel {
+            isotropic: true,
+            sigma_x: 3.0,
+            sigma_y: 3.0,
+            theta: 0.0,
+        },
+        scale: 4.0,
+        noise_sigma: 0.0,
+        noise_seed: 0,
+        jpeg_quality: 95,
+    };
+    let lq = degrade(&frame.view(), &params).unwrap();
+    let found = p.detect(&lq.view()).unwrap();
+    let (_, db) = round_trip_psnr(&lq.view(), &found[0].landmarks, 64).unwrap();
+    assert!(db > 32.5, "blurred face round trip {db} dB");
+    let r = p.process(&lq.view()).unwrap();
+    assert_eq!((r.faces.len(), r.kept.len()), (1, 0));
+    // With the gate off every face is restored, the sharp one too.
+    let off = pipeline(&shipped);
+    let r = off.process(&frame.view()).unwrap();
+    assert_eq!((r.faces.len(), r.kept.len()), (1, 0));
 }

@@ -102,7 +102,9 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         policy,
         detector: Some(Box::new(Mtcnn::load(&det_dir, MtcnnConfig::default())?)),
         options: PipelineOptions {
-            detail_gate_db: crate::commands::common::parse_detail_gate(args.detail_gate.as_deref())?,
+            detail_gate_db: crate::commands::common::parse_detail_gate(
+                args.detail_gate.as_deref(),
+            )?,
             ..PipelineOptions::default()
         },
     };

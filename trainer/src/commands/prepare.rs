@@ -96,9 +96,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
             let mut v: Vec<PathBuf> = std::fs::read_dir(i)
                 .with_context(|| format!("{}: cannot list", i.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    lrpo_shared::image::is_image_path(p)
-                })
+                .filter(|p| lrpo_shared::image::is_image_path(p))
                 .collect();
             v.sort();
             files.extend(v);
