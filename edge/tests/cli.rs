@@ -372,3 +372,68 @@ fn bench_reports_latency_and_memory() {
         "{s}"
     );
 }
+
+#[test]
+fn restore_and_degrade_never_overwrite_their_inputs_or_their_own_outputs() {
+    let dir = common::scratch("cli-overwrite");
+    let model = common::sharpen_policy(&dir, "sharp", 64);
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(photos.join("a")).unwrap();
+    std::fs::create_dir_all(photos.join("b")).unwrap();
+    let src = common::root().join("data/faces/grace_hopper.jpg");
+    std::fs::copy(&src, photos.join("face.jpg")).unwrap();
+    let before = std::fs::read(photos.join("face.jpg")).unwrap();
+    // -o the input folder with --ext jpg: the output would be the input itself.
+    let o = bin()
+        .current_dir(common::root())
+        .args(["restore", "--ext", "jpg", "--model"])
+        .arg(&model)
+        .arg("-o")
+        .arg(&photos)
+        .arg(photos.join("face.jpg"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("refusing to overwrite an input"), "{err}");
+    assert_eq!(std::fs::read(photos.join("face.jpg")).unwrap(), before);
+    // Two inputs with the same stem: the first output is kept, the second refused by name.
+    std::fs::copy(&src, photos.join("a/face.jpg")).unwrap();
+    let img = lrpo_shared::image::load_rgb(&src).unwrap();
+    lrpo_shared::image::save_rgb(&photos.join("b/face.png"), &img.view()).unwrap();
+    let out = dir.join("out");
+    let o = bin()
+        .current_dir(common::root())
+        .args(["restore", "--model"])
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .arg(photos.join("a/face.jpg"))
+        .arg(photos.join("b/face.png"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("a/face.jpg") && err.contains("b/face.png") && err.contains("both"),
+        "{err}"
+    );
+    assert!(out.join("face.png").exists());
+    // degrade: X.png next to an input named X_lq.png would replace it.
+    let d = dir.join("deg");
+    std::fs::create_dir_all(&d).unwrap();
+    lrpo_shared::image::save_rgb(&d.join("x.png"), &img.view()).unwrap();
+    lrpo_shared::image::save_rgb(&d.join("x_lq.png"), &img.view()).unwrap();
+    let lq_before = std::fs::read(d.join("x_lq.png")).unwrap();
+    let o = bin()
+        .args(["degrade"])
+        .arg(&d)
+        .arg("-o")
+        .arg(&d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("refusing to overwrite an input"), "{err}");
+    assert_eq!(std::fs::read(d.join("x_lq.png")).unwrap(), lq_before);
+}

@@ -176,6 +176,71 @@ pub fn pipeline(
     })
 }
 
+/// Keeps a run from overwriting its own inputs or one of its own earlier outputs: every output
+/// path is claimed before it is written, and a claim on an input file, or on a path another
+/// input already claimed (`a/face.png` and `b/face.jpg` both giving `OUT/face.png`), is refused
+/// with both names.
+#[derive(Debug, Default)]
+pub struct OutputGuard {
+    inputs: std::collections::BTreeSet<PathBuf>,
+    claimed: std::collections::BTreeMap<PathBuf, PathBuf>,
+}
+
+/// The absolute, symlink-resolved form of a path that may not exist yet (its folder resolved,
+/// the file name kept).
+fn resolved(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            dir.canonicalize()
+                .map(|d| d.join(name))
+                .unwrap_or_else(|_| p.to_path_buf())
+        }
+        _ => p.to_path_buf(),
+    }
+}
+
+impl OutputGuard {
+    /// A guard for a run reading `inputs`.
+    pub fn new(inputs: &[PathBuf]) -> Self {
+        OutputGuard {
+            inputs: inputs.iter().map(|p| resolved(p)).collect(),
+            claimed: Default::default(),
+        }
+    }
+
+    /// Claims `out` as the output of `input`.
+    pub fn claim(&mut self, out: &Path, input: &Path) -> Result<()> {
+        let key = resolved(out);
+        if self.inputs.contains(&key) {
+            bail!(
+                "{}: refusing to overwrite an input of this run with the output of {} (choose another -o folder or --suffix)",
+                out.display(),
+                input.display()
+            );
+        }
+        if let Some(first) = self.claimed.get(&key)
+            && first.as_path() != input
+        {
+            bail!(
+                "{}: {} and {} would both be written here; the first was kept (rename one, or run them separately)",
+                out.display(),
+                first.display(),
+                input.display()
+            );
+        }
+        self.claimed.insert(key, input.to_path_buf());
+        Ok(())
+    }
+}
+
 /// `name` with its extension replaced, e.g. for output files.
 pub fn output_name(input: &Path, suffix: &str, ext: &str) -> String {
     let stem = input

@@ -46,8 +46,21 @@ pub fn run(args: &DegradeArgs) -> Result<ExitCode> {
         "image", "iso", "σx", "σy", "scale", "jpeg", "PSNR dB"
     )?;
     let mut failed = 0;
+    // No output may replace an input (`X.png` → `X_lq.png` beside an input named `X_lq.png`)
+    // or another input's output.
+    let mut guard = super::common::OutputGuard::new(&inputs);
     for (i, path) in inputs.iter().enumerate() {
         let outcome = (|| -> Result<String> {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("image{i}"));
+            let (png, json) = (
+                args.out.join(format!("{stem}_lq.png")),
+                args.out.join(format!("{stem}_lq.json")),
+            );
+            guard.claim(&png, path)?;
+            guard.claim(&json, path)?;
             let hq = load_rgb(path)?;
             let mut params = preset.sample(&mut Rng::derive(args.seed, i as u64));
             if args.unscaled {
@@ -55,20 +68,16 @@ pub fn run(args: &DegradeArgs) -> Result<ExitCode> {
                 params.reference_size = h.min(w) as u32;
             }
             let lq = degrade(&hq.view(), &params)?;
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| format!("image{i}"));
             let p = psnr(&lq.view(), &hq.view())?;
             let s = ssim(&lq.view(), &hq.view())?;
             let (b_lq, b_hq) = (brisque(&lq.view())?, brisque(&hq.view())?);
-            save_rgb(&args.out.join(format!("{stem}_lq.png")), &lq.view())?;
+            save_rgb(&png, &lq.view())?;
             let record = serde_json::json!({
                 "input": path, "seed": args.seed, "stream": i, "params": params,
                 "psnr_db": p, "ssim": s, "brisque_lq": b_lq, "brisque_input": b_hq,
             });
             lrpo_shared::fsio::write_atomic(
-                &args.out.join(format!("{stem}_lq.json")),
+                &json,
                 serde_json::to_string_pretty(&record)?.as_bytes(),
             )?;
             Ok(format!(

@@ -1,6 +1,6 @@
 //! `lrpo-edge restore`: restore the faces in image files.
 
-use super::common::{DetectorArgs, FaceArgs, PolicyArgs, output_name, pipeline};
+use super::common::{DetectorArgs, FaceArgs, OutputGuard, PolicyArgs, output_name, pipeline};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::image::{load_rgb, save_rgb};
@@ -65,9 +65,19 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
     )?;
     let mut progress = Progress::new(inputs.len());
     let (mut failed, mut no_face) = (0usize, 0usize);
+    let mut guard = OutputGuard::new(&inputs);
     for path in &inputs {
         let start = Instant::now();
         let outcome = (|| -> Result<String> {
+            // Claimed before anything is read, so a refused input costs nothing.
+            let main_out = args.out.join(output_name(path, &args.suffix, &ext));
+            guard.claim(&main_out, path)?;
+            if args.side_by_side {
+                let cmp =
+                    args.out
+                        .join(output_name(path, &format!("{}_compare", args.suffix), &ext));
+                guard.claim(&cmp, path)?;
+            }
             let img = load_rgb(path)?;
             let name = |suffix: &str| {
                 args.out
@@ -81,20 +91,12 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                 if args.save_crops {
                     for (k, f) in r.faces.iter().enumerate() {
                         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                        save_rgb(
-                            &args
-                                .out
-                                .join("crops")
-                                .join(format!("{stem}_face{k}_input.png")),
-                            &f.crop.view(),
-                        )?;
-                        save_rgb(
-                            &args
-                                .out
-                                .join("crops")
-                                .join(format!("{stem}_face{k}_restored.png")),
-                            &f.restored.view(),
-                        )?;
+                        let crops = args.out.join("crops");
+                        for (what, img) in [("input", &f.crop), ("restored", &f.restored)] {
+                            let dst = crops.join(format!("{stem}_face{k}_{what}.png"));
+                            guard.claim(&dst, path)?;
+                            save_rgb(&dst, &img.view())?;
+                        }
                     }
                 }
                 let kept = r
