@@ -387,8 +387,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     };
     report::write(&rep, &args.out, has_gt)?;
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", report::markdown(&rep))?;
-    write!(out, "\n{}", report::paired_markdown(&rep))?;
+    report::print_tables(&rep, &mut out)?;
     writeln!(
         out,
         "report in {} ({} images, {} skipped)",

@@ -323,8 +323,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     };
     report::write(&rep, &args.out, false)?;
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", report::markdown(&rep))?;
-    write!(out, "\n{}", report::paired_markdown(&rep))?;
+    report::print_tables(&rep, &mut out)?;
     writeln!(
         out,
         "\nmedian over {faces} faces: identity distance input→output {med_id:.3}, PSNR vs input (changed px) {med_psnr:.2} dB, sharpness ratio {med_sharp:.3}"

@@ -231,6 +231,12 @@ pub fn paired_markdown(report: &Report) -> String {
     s
 }
 
+/// Prints the summary table and the paired table.
+pub fn print_tables(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    write!(out, "{}", markdown(report))?;
+    write!(out, "\n{}", paired_markdown(report))
+}
+
 /// CSV: one line per (image, method), one column per metric.
 pub fn csv(report: &Report) -> String {
     let names = metric_names(report);
