@@ -437,3 +437,33 @@ fn restore_and_degrade_never_overwrite_their_inputs_or_their_own_outputs() {
     assert!(err.contains("refusing to overwrite an input"), "{err}");
     assert_eq!(std::fs::read(d.join("x_lq.png")).unwrap(), lq_before);
 }
+
+#[test]
+fn sizes_that_wrap_and_reports_into_the_test_set_are_refused() {
+    let o = bin()
+        .args(["stream", "--width", "4294967296", "--height", "4294967296"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("pixel limit"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let dir = common::scratch("cli-eval-into-data");
+    std::fs::copy(
+        common::root().join("data/train/faces/biden_0.png"),
+        dir.join("biden_0.png"),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["eval", "--baseline", "input", "--data"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("into the test set"),
+        "{err}"
+    );
+    assert!(!dir.join("README.md").exists());
+}

@@ -177,6 +177,18 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         (None, Some((_, p))) => p.parent().map(PathBuf::from).unwrap_or_default(),
         (None, None) => bail!("give --data DIR, --manifest FACES.json or --real PHOTOS"),
     };
+    // The report folder must not be (or hold) the test set: its README.md, lq/ and images/
+    // would replace the user's files and change what the next run reads.
+    let (d, o) = (data.canonicalize().ok(), args.out.canonicalize().ok());
+    if let (Some(d), Some(o)) = (&d, &o)
+        && (o == d || d.starts_with(o))
+    {
+        bail!(
+            "-o {} would write the report into the test set {} (its README.md, lq/ and images/ would replace files there); choose another folder",
+            args.out.display(),
+            data.display()
+        );
+    }
     let mut include = args.include.clone();
     let mut stem_identity: BTreeMap<String, String> = BTreeMap::new();
     if let Some((m, p)) = &manifest {

@@ -115,7 +115,9 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
             args.height
         );
     }
-    if (args.width * args.height) as u64 > DEFAULT_MAX_PIXELS {
+    // Checked: a product that wraps (4294967296 × 4294967296) must not slip under the limit.
+    let pixels = (args.width as u64).checked_mul(args.height as u64);
+    if pixels.is_none_or(|p| p > DEFAULT_MAX_PIXELS) {
         bail!(
             "{}x{} frames are larger than the {} pixel limit",
             args.width,
