@@ -1,7 +1,8 @@
 //! The on-camera pipeline (DESIGN §6): detect faces → align each to the FFHQ template at the
 //! policy's crop size → restore → inverse-warp and blend back with a feathered mask. A face
 //! that holds more detail than the policy's crop size can carry is left as it is (the detail
-//! gate), so that a clean, sharp face never comes out blurred.
+//! gate), so that a sharp face larger than the crop is not restored blurred (a safety net for
+//! policies that only restore small crops, not a guarantee: a soft face can pass the gate).
 
 use crate::runtime::Policy;
 use anyhow::{Result, ensure};

@@ -139,6 +139,16 @@ impl Similarity {
     }
 }
 
+/// The centre of a face: the mean of its 5 landmarks, in the landmarks' pixels. Face sets
+/// locate labelled faces by it.
+pub fn landmarks_centre(landmarks: &Landmarks) -> [f64; 2] {
+    let n = landmarks.len() as f64;
+    [
+        landmarks.iter().map(|p| p[0]).sum::<f64>() / n,
+        landmarks.iter().map(|p| p[1]).sum::<f64>() / n,
+    ]
+}
+
 /// The transform from frame coordinates to a `size × size` FFHQ-aligned crop for the given
 /// landmarks.
 pub fn face_to_crop(landmarks: &Landmarks, size: usize) -> Result<Similarity> {

@@ -14,7 +14,7 @@
 //! look at.
 
 use anyhow::{Context, Result, bail};
-use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
+use lrpo_shared::align::{Border, Interp, face_to_crop, landmarks_centre, warp_to_crop};
 use lrpo_shared::faceset::{
     FaceEntry, LabelCheck, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SourceTable, assign_splits,
     crop_file_name, photo_path,
@@ -55,10 +55,7 @@ pub fn crop_side(d: &Detection, max_size: usize, max_upsample: f64) -> Result<(u
 }
 
 fn centre(d: &Detection) -> [f64; 2] {
-    let n = d.landmarks.len() as f64;
-    let sx: f64 = d.landmarks.iter().map(|p| p[0]).sum();
-    let sy: f64 = d.landmarks.iter().map(|p| p[1]).sum();
-    [sx / n, sy / n]
+    landmarks_centre(&d.landmarks)
 }
 
 /// SHA-256 of a file, lowercase hex.

@@ -27,7 +27,7 @@ use crate::commands::eval::EvalArgs;
 use crate::pipeline::{Pipeline, PipelineOptions, native_side};
 use crate::runtime::{Policy, SamplerOptions};
 use anyhow::{Context, Result, bail};
-use lrpo_shared::align::{Border, Interp, face_to_crop, warp_to_crop};
+use lrpo_shared::align::{Border, Interp, face_to_crop, landmarks_centre, warp_to_crop};
 use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::metrics::{brisque::brisque, sharpness};
@@ -46,13 +46,6 @@ fn put(m: &mut BTreeMap<String, Metric>, name: &str, value: f64, higher_is_bette
             higher_is_better,
         },
     );
-}
-
-fn centre(lm: &lrpo_shared::align::Landmarks) -> [f64; 2] {
-    [
-        lm.iter().map(|p| p[0]).sum::<f64>() / 5.0,
-        lm.iter().map(|p| p[1]).sum::<f64>() / 5.0,
-    ]
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -128,14 +121,14 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let identity_of = |photo: &std::path::Path, lm: &lrpo_shared::align::Landmarks| {
         // The photo itself, or a copy named STEM_SUFFIX (e.g. `biden_lq.png` from `degrade`).
         let stem = photo.file_stem()?.to_string_lossy().into_owned();
-        let c = centre(lm);
+        let c = landmarks_centre(lm);
         let eyes = (lm[0][0] - lm[1][0]).hypot(lm[0][1] - lm[1][1]);
         wanted.as_ref()?.iter().find_map(|f| {
             let same_photo = std::path::Path::new(&f.source_path)
                 .file_stem()
                 .map(|n| n.to_string_lossy().into_owned())
                 .is_some_and(|n| stem == n || stem.starts_with(&format!("{n}_")));
-            let fc = centre(&f.landmarks);
+            let fc = landmarks_centre(&f.landmarks);
             let near = (fc[0] - c[0]).hypot(fc[1] - c[1]) < 0.5 * eyes.max(1.0);
             (same_photo && near).then(|| f.identity.clone()).flatten()
         })
