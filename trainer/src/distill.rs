@@ -3,14 +3,19 @@
 //! A fixed pool of training pairs (an augmented HQ face and its degradation, drawn from the
 //! seed) is restored once by the teacher (DDIM, configurable steps, η and seed) and cached on
 //! disk (`RUN/teacher/`, reused while the teacher, its sampling settings and the pool are
-//! unchanged). The student then regresses the teacher's outputs,
-//! `L = w_t·L1(s(lq), teacher(lq)) + w_gt·L1(s(lq), gt) + w_ssim·(1 − SSIM(s(lq), teacher(lq)))`,
-//! with the same optimiser, logging, checkpoints and exact resume as pretraining.
+//! unchanged). The student then minimises
+//! `L = w_t·L1(s(lq), teacher(lq)) + w_ssim·(1 − SSIM(s(lq), teacher(lq))) + w_gt·L1(s(lq'), gt')`,
+//! where the teacher terms run on pool pairs and the ground-truth term, by default, on fresh
+//! pairs `(lq', gt')` drawn for every step (new augmentation and degradation of the training
+//! faces, so that it cannot be memorised), a share `clean_fraction` of them clean (`lq' = gt'`:
+//! a clean face must come out as it went in). With both teacher weights 0 no teacher is needed
+//! (a supervised student). Same optimiser, logging, checkpoints and exact resume as
+//! pretraining.
 
 use crate::backend::BackendTask;
 use crate::checkpoint;
 use crate::config::RunConfig;
-use crate::data::{FaceSet, image_for_sample, make_sample};
+use crate::data::{Batch, FaceSet, Loader, image_for_sample, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::evaluate::load_policy;
 use crate::model::student::{Student, init};
@@ -36,6 +41,8 @@ use std::time::Instant;
 
 const POOL_STREAM: u64 = 0x0000_D157_0000_000B;
 const TEACHER_STREAM: u64 = 0x0000_7EAC_0000_000C;
+const FRESH_STREAM: u64 = 0x0000_F2E5_0000_000D;
+const CLEAN_STREAM: u64 = 0x0000_C1EA_0000_000E;
 
 /// Distillation settings (`[distill]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +80,11 @@ pub struct DistillConfig {
     pub w_gt: f64,
     /// Weight of 1 − SSIM to the teacher's output. Default 0.
     pub w_ssim: f64,
+    /// Ground-truth term on fresh pairs drawn every step (else on the pool's pairs). Default
+    /// true.
+    pub fresh_gt: bool,
+    /// Share of the fresh pairs whose input is the clean face itself, in [0, 1). Default 0.1.
+    pub clean_fraction: f64,
     /// Seed (pool, order, student initialisation). Default 0.
     pub seed: u64,
     /// Checkpoint every N steps. Default 200.
@@ -122,10 +134,21 @@ impl DistillConfig {
             );
         }
         anyhow::ensure!(
+            (0.0..1.0).contains(&self.clean_fraction),
+            "distill.clean_fraction must be in [0, 1), found {}",
+            self.clean_fraction
+        );
+        anyhow::ensure!(
             self.w_teacher + self.w_gt + self.w_ssim > 0.0,
             "distill: w_teacher, w_gt and w_ssim are all 0, so there is nothing to learn"
         );
         Ok(())
+    }
+
+    /// Whether the loss has a teacher term (else the student is trained on the ground truth
+    /// alone and no teacher is needed).
+    pub fn uses_teacher(&self) -> bool {
+        self.w_teacher > 0.0 || self.w_ssim > 0.0
     }
 }
 
@@ -147,6 +170,8 @@ impl Default for DistillConfig {
             w_teacher: 1.0,
             w_gt: 0.0,
             w_ssim: 0.0,
+            fresh_gt: true,
+            clean_fraction: 0.1,
             seed: 0,
             checkpoint_every: 200,
             log_every: 20,
@@ -156,11 +181,11 @@ impl Default for DistillConfig {
 
 /// A distillation run.
 pub struct Distill {
-    /// Configuration: the teacher run's model, schedule, data and sampling; this run's
-    /// `[distill]`.
+    /// Configuration: the teacher run's model, schedule, data and sampling (or, without a
+    /// teacher, the given configuration's); this run's `[distill]`.
     pub cfg: RunConfig,
-    /// Teacher run folder (pretraining or LRPO).
-    pub teacher: PathBuf,
+    /// Teacher run folder (pretraining or LRPO); required when [`DistillConfig::uses_teacher`].
+    pub teacher: Option<PathBuf>,
     /// HQ faces.
     pub data: PathBuf,
     /// Run folder.
@@ -188,6 +213,10 @@ pub struct Summary {
     pub step: u64,
     /// Logged `(step, loss)`.
     pub losses: Vec<(u64, f64)>,
+    /// Logged `(step, L1 of the fresh inputs to their ground truth)` (empty without fresh
+    /// pairs); with `w_gt = 1` and no teacher term, a loss below it means the student improves
+    /// on its input.
+    pub input_l1: Vec<(u64, f64)>,
     /// Held-out PSNR/SSIM of the student against GT, and of the teacher.
     pub validation: Option<serde_json::Value>,
     /// Seconds spent labelling the pool with the teacher (0 when cached).
@@ -274,6 +303,22 @@ pub fn teacher_pool<B: Backend>(
     Ok((pool, t0.elapsed().as_secs_f64()))
 }
 
+/// The fresh pairs of a loader batch in [0, 1] (`lq`, `gt`, flattened NCHW): item `i` of step
+/// `s` is clean (`lq = gt`) with probability `clean_fraction`, drawn from its own sub-stream of
+/// `seed`, so that a resumed run draws the same pairs.
+pub fn fresh_pairs(b: &Batch, seed: u64, clean_fraction: f64) -> (Vec<f32>, Vec<f32>) {
+    let per = 3 * b.size * b.size;
+    let gt: Vec<f32> = b.hq.iter().map(|v| (v + 1.0) / 2.0).collect();
+    let mut lq: Vec<f32> = b.lq.iter().map(|v| (v + 1.0) / 2.0).collect();
+    for i in 0..b.n {
+        let p = b.step * b.n as u64 + i as u64;
+        if clean_fraction > 0.0 && Rng::derive(seed ^ CLEAN_STREAM, p).bernoulli(clean_fraction) {
+            lq[i * per..(i + 1) * per].copy_from_slice(&gt[i * per..(i + 1) * per]);
+        }
+    }
+    (lq, gt)
+}
+
 fn stack<B: Backend>(imgs: &[&Array3<f32>], device: &B::Device) -> Tensor<B, 4> {
     let (_, h, w) = imgs[0].dim();
     let v: Vec<f32> = imgs.iter().flat_map(|a| a.iter().copied()).collect();
@@ -340,6 +385,13 @@ impl BackendTask for Distill {
             stop_at,
         } = self;
         let d = cfg.distill.clone();
+        let teacher = match (d.uses_teacher(), teacher) {
+            (true, None) => bail!(
+                "distill: w_teacher or w_ssim is above 0, so a teacher run is needed (--teacher)"
+            ),
+            (true, t) => t,
+            (false, _) => None,
+        };
         let set = FaceSet::load(&data, &cfg.data)?;
         std::fs::create_dir_all(&run)?;
         cfg.save(&run.join("config.toml"))?;
@@ -348,12 +400,21 @@ impl BackendTask for Distill {
             serde_json::to_string_pretty(&RunInfo {
                 command: "distill".into(),
                 data: data.clone(),
-                init: Some(teacher.clone()),
+                init: teacher.clone(),
             })?
             .as_bytes(),
         )?;
-        let (pool, teacher_seconds) =
-            teacher_pool::<B::InnerBackend>(&cfg, &teacher, &set, &run, &device)?;
+        let (pool, teacher_seconds) = match &teacher {
+            Some(t) => teacher_pool::<B::InnerBackend>(&cfg, t, &set, &run, &device)?,
+            None => (
+                Pool {
+                    lq: vec![],
+                    teacher: vec![],
+                    gt: vec![],
+                },
+                0.0,
+            ),
+        };
         B::seed(&device, d.seed);
         let mut model: Student<B> = init(&d.student, &device);
         let mut optim = AdamWConfig::new()
@@ -379,6 +440,18 @@ impl BackendTask for Distill {
         if start >= d.steps {
             bail!("{}: already trained for {start} steps", run.display());
         }
+        let fresh = (d.w_gt > 0.0 && (d.fresh_gt || teacher.is_none()))
+            .then(|| {
+                Loader::spawn(
+                    set.clone(),
+                    cfg.data.clone(),
+                    d.seed ^ FRESH_STREAM,
+                    start,
+                    d.steps,
+                    d.batch_size,
+                )
+            })
+            .transpose()?;
         let lr = LrSchedule {
             lr: d.lr,
             warmup: d.warmup_steps,
@@ -390,44 +463,60 @@ impl BackendTask for Distill {
             lrpo_shared::progress::Progress::starting_at(start as usize, d.steps as usize);
         let t0 = Instant::now();
         let mut losses = Vec::new();
-        let (mut win, mut win_n) = (0.0, 0u64);
+        let mut inputs = Vec::new();
+        let (mut win, mut win_n, mut win_input) = (0.0, 0u64, 0.0);
         let mut step = start;
         while step < d.steps {
-            let idx: Vec<usize> = (0..d.batch_size)
-                .map(|i| {
-                    image_for_sample(
-                        d.seed ^ 0x51,
-                        step * d.batch_size as u64 + i as u64,
-                        pool.lq.len(),
-                    )
-                })
-                .collect();
-            let lq = stack::<B>(
-                &idx.iter().map(|&i| &pool.lq[i]).collect::<Vec<_>>(),
-                &device,
-            );
-            let target = stack::<B>(
-                &idx.iter().map(|&i| &pool.teacher[i]).collect::<Vec<_>>(),
-                &device,
-            );
-            let out = model.forward(lq);
-            let mut loss = (out.clone() - target.clone())
-                .abs()
-                .mean()
-                .mul_scalar(d.w_teacher);
-            if d.w_gt > 0.0 {
-                let gt = stack::<B>(
-                    &idx.iter().map(|&i| &pool.gt[i]).collect::<Vec<_>>(),
-                    &device,
-                );
-                loss = loss + (out.clone() - gt).abs().mean().mul_scalar(d.w_gt);
+            let mut loss = Tensor::<B, 1>::zeros([1], &device);
+            if teacher.is_some() {
+                let idx: Vec<usize> = (0..d.batch_size)
+                    .map(|i| {
+                        image_for_sample(
+                            d.seed ^ 0x51,
+                            step * d.batch_size as u64 + i as u64,
+                            pool.lq.len(),
+                        )
+                    })
+                    .collect();
+                let pick = |v: &[Array3<f32>]| {
+                    stack::<B>(&idx.iter().map(|&i| &v[i]).collect::<Vec<_>>(), &device)
+                };
+                let out = model.forward(pick(&pool.lq));
+                let target = pick(&pool.teacher);
+                if d.w_teacher > 0.0 {
+                    loss = loss
+                        + (out.clone() - target.clone())
+                            .abs()
+                            .mean()
+                            .mul_scalar(d.w_teacher);
+                }
+                if d.w_gt > 0.0 && fresh.is_none() {
+                    loss = loss
+                        + (out.clone() - pick(&pool.gt))
+                            .abs()
+                            .mean()
+                            .mul_scalar(d.w_gt);
+                }
+                if d.w_ssim > 0.0 {
+                    loss = loss
+                        + ssim_loss(out, target)
+                            .neg()
+                            .add_scalar(1.0)
+                            .mul_scalar(d.w_ssim);
+                }
             }
-            if d.w_ssim > 0.0 {
-                loss = loss
-                    + ssim_loss(out, target)
-                        .neg()
-                        .add_scalar(1.0)
-                        .mul_scalar(d.w_ssim);
+            if let Some(loader) = &fresh {
+                let b = loader.next_batch()?;
+                let (lq, gt) = fresh_pairs(&b, d.seed, d.clean_fraction);
+                let shape = [b.n, 3, b.size, b.size];
+                let lq = Tensor::<B, 4>::from_data(TensorData::new(lq, shape), &device);
+                let gt = Tensor::<B, 4>::from_data(TensorData::new(gt, shape), &device);
+                win_input += (lq.clone() - gt.clone())
+                    .abs()
+                    .mean()
+                    .into_scalar()
+                    .elem::<f64>();
+                loss = loss + (model.forward(lq) - gt).abs().mean().mul_scalar(d.w_gt);
             }
             let lv = loss.clone().into_scalar().elem::<f64>();
             if !lv.is_finite() {
@@ -442,9 +531,16 @@ impl BackendTask for Distill {
             win_n += 1;
             if step.is_multiple_of(d.log_every) || step == d.steps {
                 let l = win / win_n as f64;
-                log.log(serde_json::json!({"kind": "distill", "step": step, "loss": l, "lr": rate, "grad_norm": gn, "elapsed": t0.elapsed().as_secs_f64()}))?;
+                let mut rec = serde_json::json!({"kind": "distill", "step": step, "loss": l, "lr": rate, "grad_norm": gn, "elapsed": t0.elapsed().as_secs_f64()});
+                if fresh.is_some() {
+                    // L1 of the fresh inputs themselves: what the ground-truth term would be
+                    // for a student that changes nothing.
+                    rec["input_l1"] = (win_input / win_n as f64).into();
+                    inputs.push((step, win_input / win_n as f64));
+                }
+                log.log(rec)?;
                 losses.push((step, l));
-                (win, win_n) = (0.0, 0);
+                (win, win_n, win_input) = (0.0, 0, 0.0);
             }
             let stopping = stop_at == Some(step);
             if step.is_multiple_of(d.checkpoint_every) || step == d.steps || stopping {
@@ -479,7 +575,7 @@ impl BackendTask for Distill {
             }
         }
         // Held-out check: student against GT and against the teacher's own samples.
-        let validation = validate_student(&model, &cfg, &set, &teacher, &device)?;
+        let validation = validate_student(&model, &cfg, &set, teacher.as_deref(), &device)?;
         if let Some(v) = &validation {
             let mut rec = v.clone();
             rec["kind"] = "val".into();
@@ -489,6 +585,7 @@ impl BackendTask for Distill {
         Ok(Summary {
             step,
             losses,
+            input_l1: inputs,
             validation,
             teacher_seconds,
             seconds: t0.elapsed().as_secs_f64(),
@@ -496,12 +593,13 @@ impl BackendTask for Distill {
     }
 }
 
-/// Student, teacher and bicubic PSNR/SSIM on the held-out faces (fixed degradations).
+/// Student, teacher (when there is one) and bicubic PSNR/SSIM on the held-out faces (fixed
+/// degradations).
 pub fn validate_student<B: AutodiffBackend>(
     model: &Student<B>,
     cfg: &RunConfig,
     set: &FaceSet,
-    teacher: &Path,
+    teacher: Option<&Path>,
     device: &B::Device,
 ) -> Result<Option<serde_json::Value>> {
     use burn::module::AutodiffModule;
@@ -510,7 +608,9 @@ pub fn validate_student<B: AutodiffBackend>(
     }
     let preset = DegradePreset::by_name(&cfg.data.preset)?;
     let r = cfg.data.resolution;
-    let (_, tmodel, _) = load_policy::<B::InnerBackend>(teacher, device)?;
+    let tmodel = teacher
+        .map(|t| load_policy::<B::InnerBackend>(t, device).map(|(_, m, _)| m))
+        .transpose()?;
     let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
     let student = model.valid();
     let mut acc = [0.0f64; 6];
@@ -523,24 +623,72 @@ pub fn validate_student<B: AutodiffBackend>(
         )?;
         let lq = stack::<B::InnerBackend>(&[&s.lq], device);
         let out = unit_image(&student.forward(lq), 0)?;
-        let t = ddim_sample(
-            &tmodel,
-            &schedule,
-            tensor4::<B::InnerBackend>(s.lq.iter().map(|v| 2.0 * v - 1.0).collect(), 1, r, device),
-            cfg.distill.teacher_steps,
-            cfg.distill.teacher_eta,
-            cfg.sampling.clip_x0,
-            &mut Rng::new(cfg.distill.teacher_seed),
-        )?;
-        let t = to_image(&t, 0)?;
         let bic = resize(&s.lq_small.view(), r, r, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
-        for (k, img) in [&out, &t, &bic].iter().enumerate() {
-            acc[2 * k] += psnr(&img.view(), &s.hq.view())?;
-            acc[2 * k + 1] += ssim(&img.view(), &s.hq.view())?;
+        let t = match &tmodel {
+            Some(m) => {
+                let t = ddim_sample(
+                    m,
+                    &schedule,
+                    tensor4::<B::InnerBackend>(
+                        s.lq.iter().map(|v| 2.0 * v - 1.0).collect(),
+                        1,
+                        r,
+                        device,
+                    ),
+                    cfg.distill.teacher_steps,
+                    cfg.distill.teacher_eta,
+                    cfg.sampling.clip_x0,
+                    &mut Rng::new(cfg.distill.teacher_seed),
+                )?;
+                Some(to_image(&t, 0)?)
+            }
+            None => None,
+        };
+        for (k, img) in [Some(&out), t.as_ref(), Some(&bic)].iter().enumerate() {
+            if let Some(img) = img {
+                acc[2 * k] += psnr(&img.view(), &s.hq.view())?;
+                acc[2 * k + 1] += ssim(&img.view(), &s.hq.view())?;
+            }
         }
     }
     let n = set.val.len() as f64;
-    Ok(Some(
-        serde_json::json!({"faces": set.val.len(), "student_psnr": acc[0] / n, "student_ssim": acc[1] / n, "teacher_psnr": acc[2] / n, "teacher_ssim": acc[3] / n, "bicubic_psnr": acc[4] / n, "bicubic_ssim": acc[5] / n}),
-    ))
+    let mut v = serde_json::json!({"faces": set.val.len(), "student_psnr": acc[0] / n, "student_ssim": acc[1] / n, "bicubic_psnr": acc[4] / n, "bicubic_ssim": acc[5] / n});
+    if tmodel.is_some() {
+        v["teacher_psnr"] = (acc[2] / n).into();
+        v["teacher_ssim"] = (acc[3] / n).into();
+    }
+    Ok(Some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_share_of_fresh_pairs_is_clean_and_the_draw_is_pure() {
+        let (n, size) = (400, 2);
+        let per = 3 * size * size;
+        let hq: Vec<f32> = (0..n * per).map(|i| (i % 7) as f32 / 7.0).collect();
+        let b = Batch {
+            step: 3,
+            lq: hq.iter().map(|v| v - 0.5).collect(),
+            hq,
+            n,
+            size,
+        };
+        let (lq, gt) = fresh_pairs(&b, 9, 0.25);
+        let clean = (0..n)
+            .filter(|i| lq[i * per..(i + 1) * per] == gt[i * per..(i + 1) * per])
+            .count();
+        // Binomial(400, 0.25): mean 100, sd 8.7.
+        assert!((70..=130).contains(&clean), "{clean} clean of {n}");
+        // The others keep their degraded input, mapped from [-1, 1] to [0, 1].
+        let i = (0..n)
+            .find(|i| lq[i * per..(i + 1) * per] != gt[i * per..(i + 1) * per])
+            .unwrap();
+        assert!((lq[i * per] - (b.lq[i * per] + 1.0) / 2.0).abs() < 1e-6);
+        assert_eq!(fresh_pairs(&b, 9, 0.25), (lq, gt));
+        let (lq0, gt0) = fresh_pairs(&b, 9, 0.0);
+        assert!((0..n).all(|i| lq0[i * per..(i + 1) * per] != gt0[i * per..(i + 1) * per]));
+    }
 }

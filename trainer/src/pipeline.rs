@@ -117,7 +117,7 @@ pub fn run(cfg: &RunConfig, data: &Path, out: &Path, device: DeviceChoice) -> Re
                 device,
                 Distill {
                     cfg: cfg.clone(),
-                    teacher: teacher.clone(),
+                    teacher: Some(teacher.clone()),
                     data: data.to_path_buf(),
                     run: run.clone(),
                     resume,

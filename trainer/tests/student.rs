@@ -50,7 +50,7 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
         DeviceChoice::Cpu,
         Distill {
             cfg: c.clone(),
-            teacher: dir.join("teacher"),
+            teacher: Some(dir.join("teacher")),
             data: data.clone(),
             run: dir.join("student"),
             resume: false,
@@ -66,7 +66,7 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
         DeviceChoice::Cpu,
         Distill {
             cfg: c,
-            teacher: dir.join("teacher"),
+            teacher: Some(dir.join("teacher")),
             data: data.clone(),
             run: dir.join("student"),
             resume: true,
@@ -155,4 +155,69 @@ fn the_policy_eps_network_exports_with_attention_and_matches_burn() {
         lrpo_shared::card::PolicyCard::load(&lrpo_shared::card::PolicyCard::path_for_model(&p))
             .unwrap();
     assert_eq!(card.kind, lrpo_shared::card::ModelKind::Epsilon);
+}
+
+#[test]
+fn a_student_without_teacher_trains_on_fresh_pairs_and_resumes_exactly() {
+    let dir = std::env::temp_dir().join(format!("lrpo-sup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut c = RunConfig::default();
+    c.data.resolution = 32;
+    c.data.holdout = vec!["grace_hopper_0.png".into()];
+    c.distill.w_teacher = 0.0;
+    c.distill.w_gt = 1.0;
+    c.distill.clean_fraction = 0.25;
+    c.distill.steps = 24;
+    c.distill.batch_size = 4;
+    c.distill.warmup_steps = 2;
+    c.distill.log_every = 4;
+    c.distill.checkpoint_every = 100;
+    let data = root().join("data/train/faces");
+    let task = |run: &str, resume: bool, stop_at: Option<u64>| Distill {
+        cfg: c.clone(),
+        teacher: None,
+        data: data.clone(),
+        run: dir.join(run),
+        resume,
+        stop_at,
+    };
+    let straight = with_backend(DeviceChoice::Cpu, task("a", false, None)).unwrap();
+    assert_eq!(straight.teacher_seconds, 0.0);
+    // Every logged window reports the L1 of its own fresh inputs; new pairs every step, so the
+    // windows differ. (Whether the student learns is measured on validation faces by
+    // `scripts/benchmark-quality.sh`, not in a unit test: a few steps are not enough.)
+    let last = straight.losses.last().unwrap().1;
+    assert_eq!(straight.input_l1.len(), straight.losses.len());
+    let firsts: Vec<u64> = straight.input_l1.iter().map(|x| x.1.to_bits()).collect();
+    assert!(
+        firsts.windows(2).all(|w| w[0] != w[1]),
+        "{:?}",
+        straight.input_l1
+    );
+    // The student starts as the identity: its first loss is its inputs' own L1.
+    let (l0, i0) = (straight.losses[0].1, straight.input_l1[0].1);
+    assert!((l0 - i0).abs() < 0.05 * i0, "{l0} vs {i0}");
+    let v = straight.validation.unwrap();
+    assert!(v.get("teacher_psnr").is_none() && v["student_psnr"].as_f64().unwrap() > 10.0);
+    with_backend(DeviceChoice::Cpu, task("b", false, Some(12))).unwrap();
+    let resumed = with_backend(DeviceChoice::Cpu, task("b", true, None)).unwrap();
+    assert_eq!(
+        resumed.losses.last().unwrap().1.to_bits(),
+        last.to_bits(),
+        "a run stopped at step 12 and resumed must end where the straight run ends"
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("a/run.json")).unwrap()).unwrap();
+    assert!(info["init"].is_null());
+    // Export works without a teacher in the lineage.
+    lrpo_trainer::export::export::<lrpo_trainer::backend::Cpu>(
+        &dir.join("a"),
+        &dir.join("models/sup"),
+        false,
+        None,
+        &Default::default(),
+    )
+    .unwrap();
+    let card = lrpo_shared::card::PolicyCard::load(&dir.join("models/sup.card")).unwrap();
+    assert_eq!(card.provenance.stages, vec!["distill", "export"]);
 }

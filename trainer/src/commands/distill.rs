@@ -10,14 +10,15 @@ use std::path::PathBuf;
 /// Arguments of `lrpo-train distill`.
 #[derive(Args, Debug)]
 pub struct DistillArgs {
-    /// Teacher run folder (LRPO or pretraining run).
+    /// Teacher run folder (LRPO or pretraining run); not needed when the configuration's
+    /// teacher weights (`w_teacher`, `w_ssim`) are 0.
     #[arg(long)]
     pub teacher: Option<PathBuf>,
     /// Configuration whose `[distill]` section is used (model, schedule, data and sampling come
-    /// from the teacher's run).
+    /// from the teacher's run; without a teacher, everything comes from this file).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// HQ faces (default: the teacher run's).
+    /// HQ faces (default: the teacher run's; required without a teacher).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Run folder to create.
@@ -51,7 +52,7 @@ pub fn run(args: &DistillArgs) -> Result<()> {
             let cfg = RunConfig::load(&run.join("config.toml"))?;
             let v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(run.join("run.json"))?)?;
-            let teacher = PathBuf::from(v["init"].as_str().context("run.json names no teacher")?);
+            let teacher = v["init"].as_str().map(PathBuf::from);
             Distill {
                 cfg,
                 teacher,
@@ -62,8 +63,8 @@ pub fn run(args: &DistillArgs) -> Result<()> {
             }
         }
         None => {
-            let (Some(teacher), Some(out)) = (&args.teacher, &args.out) else {
-                bail!("distill needs --teacher RUN and --out RUN3 (or --resume RUN3)")
+            let Some(out) = &args.out else {
+                bail!("distill needs --out RUN3 (or --resume RUN3)")
             };
             if out.join("checkpoints/latest.json").exists() {
                 bail!(
@@ -71,17 +72,37 @@ pub fn run(args: &DistillArgs) -> Result<()> {
                     out.display()
                 );
             }
-            let mut cfg = RunConfig::load(&teacher.join("config.toml"))?;
-            if let Some(c) = &args.config {
-                let other = RunConfig::load(c)?;
-                cfg.distill = other.distill;
-                cfg.rl.reward = other.rl.reward;
-            }
+            let (cfg, data) = match (&args.teacher, &args.config) {
+                (Some(teacher), c) => {
+                    let mut cfg = RunConfig::load(&teacher.join("config.toml"))?;
+                    if let Some(c) = c {
+                        let other = RunConfig::load(c)?;
+                        cfg.distill = other.distill;
+                        cfg.rl.reward = other.rl.reward;
+                    }
+                    let data = args.data.clone().map_or_else(|| data_of(teacher), Ok)?;
+                    (cfg, data)
+                }
+                (None, Some(c)) => {
+                    let cfg = RunConfig::load(c)?;
+                    if cfg.distill.uses_teacher() {
+                        bail!(
+                            "{}: [distill] w_teacher or w_ssim is above 0, so distill needs --teacher RUN",
+                            c.display()
+                        );
+                    }
+                    let data = args
+                        .data
+                        .clone()
+                        .context("distill without a teacher needs --data FACES")?;
+                    (cfg, data)
+                }
+                (None, None) => bail!("distill needs --teacher RUN or --config FILE"),
+            };
             cfg.validate()?;
-            let data = args.data.clone().map_or_else(|| data_of(teacher), Ok)?;
             Distill {
                 cfg,
-                teacher: teacher.clone(),
+                teacher: args.teacher.clone(),
                 data,
                 run: out.clone(),
                 resume: false,
