@@ -1,12 +1,18 @@
-//! The on-camera pipeline (DESIGN §6): detect faces → align each to the FFHQ template at the
-//! policy's crop size → restore → inverse-warp and blend back with a feathered mask. A face
-//! that holds more detail than the policy's crop size can carry is left as it is (the detail
-//! gate), so that a sharp face larger than the crop is not restored blurred (a safety net for
-//! policies that only restore small crops, not a guarantee: a soft face can pass the gate).
+//! The on-camera pipeline (DESIGN §6): detect faces → (optionally upscale the frame by
+//! `upscale`) → align each face to the FFHQ template at its crop side → restore → inverse-warp
+//! and blend back with a feathered mask.
+//!
+//! A face's crop side comes from the face ([`crop_side`]): a one-step policy whose card accepts
+//! other sides restores each face at its own resolution (never below the card's size), so a
+//! large face is not shrunk to the policy's size and blown back up. For a policy that only
+//! takes its own size (ε-models: the sampling cost grows with the side), a face that holds more
+//! detail than that size can carry is left as it is (the detail gate), so that a sharp face is
+//! not restored blurred (a safety net, not a guarantee: a soft face can pass the gate).
 
 use crate::runtime::Policy;
 use anyhow::{Result, ensure};
 use lrpo_shared::align::{Border, Interp, Landmarks, face_to_crop, paste_back, warp_to_crop};
+use lrpo_shared::card::{ModelKind, PolicyCard};
 use lrpo_shared::image::check_rgb;
 use lrpo_shared::onnx::detect::{Detection, FaceDetector};
 use lrpo_shared::resize::{Filter, resize, resize_antialiased};
@@ -27,6 +33,30 @@ pub struct PipelineOptions {
     /// (PSNR below it), the face holds detail the policy's resolution cannot carry, and it is
     /// left as it is instead of being restored blurred. Default [`DEFAULT_DETAIL_GATE_DB`].
     pub detail_gate_db: Option<f64>,
+    /// Upscaling factor of the output frame (1, 2 or 4, as GFPGAN's `-s`): faces are found on
+    /// the input, the frame is enlarged (bicubic) and every face restored at its enlarged size.
+    /// Default 1.
+    pub upscale: usize,
+}
+
+/// The upscaling factors [`PipelineOptions::upscale`] accepts.
+pub const UPSCALE_FACTORS: [usize; 3] = [1, 2, 4];
+
+/// The largest crop side (px) a face is restored at: a face larger than this is aligned at
+/// this side (its detail above it is then smoothed, which the detail gate reports).
+pub const MAX_CROP_SIDE: usize = 512;
+
+/// The side at which a policy restores a face whose own resolution is `native` px
+/// ([`native_side`]): for a one-step policy whose card accepts any multiple of
+/// `multiple_of`, the native side rounded up to that multiple, at least the card's size and at
+/// most [`MAX_CROP_SIDE`]; otherwise (ε-models, fixed-size cards) the card's size.
+pub fn crop_side(card: &PolicyCard, native: usize) -> usize {
+    let (size, m) = (card.input.size as usize, card.input.multiple_of as usize);
+    if card.kind != ModelKind::OneStep || m == 0 {
+        return size;
+    }
+    let limit = (MAX_CROP_SIDE / m).max(1) * m;
+    (native.div_ceil(m) * m).clamp(size.min(limit), limit)
 }
 
 /// Default of [`PipelineOptions::detail_gate_db`], for the shipped 64-px policy: chosen on the
@@ -43,7 +73,7 @@ pub struct KeptFace {
     pub detection: Detection,
     /// The crop side at which the face is at its own resolution.
     pub native_side: usize,
-    /// PSNR (dB) of its round trip through the policy's crop size.
+    /// PSNR (dB) of its round trip through the side it would be restored at.
     pub detail_db: f64,
 }
 
@@ -86,6 +116,7 @@ impl Default for PipelineOptions {
             max_faces: None,
             feather: 0.1,
             detail_gate_db: Some(DEFAULT_DETAIL_GATE_DB),
+            upscale: 1,
         }
     }
 }
@@ -95,7 +126,7 @@ impl Default for PipelineOptions {
 pub struct FaceResult {
     /// Where it was found (and its landmarks, possibly smoothed).
     pub detection: Detection,
-    /// The aligned crop fed to the policy.
+    /// The aligned crop fed to the policy (its side: [`crop_side`] of the face).
     pub crop: Array3<f32>,
     /// The policy's output.
     pub restored: Array3<f32>,
@@ -174,9 +205,9 @@ impl Pipeline {
         let Some(gate) = self.options.detail_gate_db else {
             return Ok((faces, vec![]));
         };
-        let size = self.policy.crop_size();
         let (mut restore, mut kept) = (Vec::new(), Vec::new());
         for f in faces {
+            let size = self.crop_side_for(&f)?;
             let (native_side, detail_db) = round_trip_psnr(frame, &f.landmarks, size)?;
             if detail_db < gate {
                 kept.push(KeptFace {
@@ -200,10 +231,10 @@ impl Pipeline {
         faces: &[Detection],
     ) -> Result<(Array3<f32>, Vec<FaceResult>)> {
         check_rgb(frame, "frame")?;
-        let size = self.policy.crop_size();
         let mut out = frame.to_owned();
         let mut results = Vec::with_capacity(faces.len());
         for (k, f) in faces.iter().enumerate() {
+            let size = self.crop_side_for(f)?;
             let t = face_to_crop(&f.landmarks, size)?;
             let crop = warp_to_crop(frame, &t, size, Interp::Bicubic, Border::Replicate)?;
             let start = Instant::now();
@@ -226,16 +257,30 @@ impl Pipeline {
         Ok((out, results))
     }
 
-    /// Detects, selects and restores the faces of a frame. A frame without faces comes back
-    /// unchanged with an empty face list.
+    /// The side face `f` is restored at ([`crop_side`] of its native side).
+    pub fn crop_side_for(&self, f: &Detection) -> Result<usize> {
+        Ok(crop_side(self.policy.card(), native_side(&f.landmarks)?))
+    }
+
+    /// Detects, selects and restores the faces of a frame (upscaled by
+    /// [`PipelineOptions::upscale`] first). A frame without faces comes back unchanged (but
+    /// upscaled) with an empty face list; detections are in output-frame coordinates.
     pub fn process(&self, frame: &ArrayView3<f32>) -> Result<FrameResult> {
         let (h, w) = check_rgb(frame, "frame")?;
         let start = Instant::now();
         let found = self.detect(frame)?;
         let detect_ms = start.elapsed().as_secs_f64() * 1e3;
         let faces = select_faces(found, w, h, &self.options);
-        let (faces, kept) = self.gate_faces(frame, faces)?;
-        let (frame, faces) = self.restore_faces(frame, &faces)?;
+        let n = self.options.upscale;
+        let upscaled = (n > 1).then(|| upscale_frame(frame, n)).transpose()?;
+        let frame = upscaled.as_ref().map_or_else(|| frame.view(), |u| u.view());
+        let faces = if n > 1 {
+            faces.iter().map(|f| scale_detection(f, n as f64)).collect()
+        } else {
+            faces
+        };
+        let (faces, kept) = self.gate_faces(&frame, faces)?;
+        let (frame, faces) = self.restore_faces(&frame, &faces)?;
         Ok(FrameResult {
             frame,
             faces,
@@ -244,8 +289,8 @@ impl Pipeline {
         })
     }
 
-    /// Restores an image that already is an aligned face crop: resized to the policy's crop
-    /// size if needed (bicubic), restored, and resized back to its own size.
+    /// Restores an image that already is an aligned face crop: at its own size when the policy
+    /// accepts it, else resized to the policy's crop size (bicubic), restored, and resized back.
     pub fn process_aligned(&self, img: &ArrayView3<f32>) -> Result<Array3<f32>> {
         self.process_aligned_stream(img, 0)
     }
@@ -260,13 +305,63 @@ impl Pipeline {
         let (h, w) = check_rgb(img, "aligned face")?;
         ensure!(h == w, "an aligned face crop must be square, got {w}x{h}");
         let size = self.policy.crop_size();
-        if h == size {
+        if self.policy.card().accepts_size(h as u32) && crop_side(self.policy.card(), h) == h {
             return self.policy.restore_stream(img, stream);
         }
         let x = resize(img, size, size, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
         let y = self.policy.restore_stream(&x.view(), stream)?;
         Ok(resize(&y.view(), h, w, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0)))
     }
+}
+
+/// The crop sides a policy restores faces at, in words (e.g. `128 px crops` or `faces at their
+/// own size, 128-512 px in steps of 4`).
+pub fn sizes_description(card: &PolicyCard) -> String {
+    let (lo, hi) = (crop_side(card, 0), crop_side(card, usize::MAX / 2));
+    if lo == hi {
+        format!("{lo} px crops")
+    } else {
+        format!(
+            "faces at their own size, {lo}-{hi} px in steps of {}",
+            card.input.multiple_of
+        )
+    }
+}
+
+/// Checks an upscaling factor (one of [`UPSCALE_FACTORS`]).
+pub fn check_upscale(n: usize) -> Result<usize> {
+    ensure!(
+        UPSCALE_FACTORS.contains(&n),
+        "the upscaling factor must be 1, 2 or 4, got {n}"
+    );
+    Ok(n)
+}
+
+/// Largest output frame (pixels) the pipeline makes when upscaling: 8192 × 8192 (768 MiB as
+/// f32 RGB).
+pub const MAX_UPSCALED_PIXELS: usize = 8192 * 8192;
+
+/// `frame` enlarged `n` times (bicubic, clamped to [0, 1]).
+pub fn upscale_frame(frame: &ArrayView3<f32>, n: usize) -> Result<Array3<f32>> {
+    let (_, h, w) = frame.dim();
+    let (uh, uw) = (h * n, w * n);
+    ensure!(
+        uh.checked_mul(uw).is_some_and(|p| p <= MAX_UPSCALED_PIXELS),
+        "upscaling a {w}x{h} frame {n} times gives {uw}x{uh}, more than the {MAX_UPSCALED_PIXELS} pixels the pipeline makes"
+    );
+    Ok(resize(frame, uh, uw, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0)))
+}
+
+/// A detection in the coordinates of the frame enlarged `s` times (pixel centres at
+/// `(i + 0.5)·s − 0.5`, as the bicubic resize samples them).
+pub fn scale_detection(d: &Detection, s: f64) -> Detection {
+    let p = |v: f64| (v + 0.5) * s - 0.5;
+    let mut out = d.clone();
+    out.bbox = [p(d.bbox[0]), p(d.bbox[1]), p(d.bbox[2]), p(d.bbox[3])];
+    for l in out.landmarks.iter_mut() {
+        *l = [p(l[0]), p(l[1])];
+    }
+    out
 }
 
 /// Exponential smoothing of landmarks between detections in a video: `s ← α·new + (1 − α)·s`.

@@ -467,3 +467,88 @@ fn sizes_that_wrap_and_reports_into_the_test_set_are_refused() {
     );
     assert!(!dir.join("README.md").exists());
 }
+
+#[test]
+fn upscale_enlarges_restore_and_stream_outputs_and_refuses_other_factors() {
+    use std::io::Write;
+    let dir = scratch("upscale");
+    let model = common::sharpen_policy(&dir, "sharpen", 64);
+    let photo = faces().join("grace_hopper.jpg");
+    let o = bin()
+        .current_dir(common::root())
+        .args(["restore", "--upscale", "2", "--side-by-side", "-o"])
+        .arg(dir.join("out"))
+        .arg("--model")
+        .arg(&model)
+        .arg(&photo)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let input = image::open(&photo).unwrap();
+    let out = image::open(dir.join("out/grace_hopper.png")).unwrap();
+    assert_eq!(
+        (out.width(), out.height()),
+        (2 * input.width(), 2 * input.height())
+    );
+    let cmp = image::open(dir.join("out/grace_hopper_compare.png")).unwrap();
+    assert_eq!(
+        (cmp.width(), cmp.height()),
+        (4 * input.width(), 2 * input.height())
+    );
+    assert!(stdout.contains("1 face(s) at"), "{stdout}");
+    let frame = image::open(common::root().join("data/scenes/montage.jpg"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let mut child = bin()
+        .current_dir(common::root())
+        .args([
+            "stream",
+            "--upscale",
+            "2",
+            "--width",
+            &w.to_string(),
+            "--height",
+            &h.to_string(),
+            "--model",
+        ])
+        .arg(&model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let raw = frame.as_raw().clone();
+    let feeder = std::thread::spawn(move || {
+        for _ in 0..2 {
+            stdin.write_all(&raw).unwrap();
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(o.stdout.len(), 2 * (2 * w) * (2 * h) * 3, "{stderr}");
+    for cmd in ["restore", "stream"] {
+        let mut c = bin();
+        c.args([cmd, "--upscale", "3", "--model"]).arg(&model);
+        if cmd == "restore" {
+            c.arg("-o").arg(dir.join("x")).arg(&photo);
+        } else {
+            c.args(["--width", "8", "--height", "8"]);
+        }
+        let o = c.output().unwrap();
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("must be 1, 2 or 4"),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -3,7 +3,10 @@
 mod common;
 
 use common::*;
-use lrpo_edge::pipeline::{Pipeline, PipelineOptions, select_faces};
+use lrpo_edge::pipeline::{
+    MAX_CROP_SIDE, Pipeline, PipelineOptions, crop_side, native_side, scale_detection,
+    select_faces, upscale_frame,
+};
 use lrpo_edge::runtime::{Policy, SamplerOptions};
 use lrpo_shared::image::load_rgb;
 use lrpo_shared::metrics::psnr;
@@ -60,8 +63,12 @@ fn a_sharpening_policy_changes_the_faces_and_nothing_else() {
     );
     let corner = s![.., 0..40, 0..40];
     assert_eq!(r.frame.slice(corner), frame.slice(corner));
-    // The crop and its restoration are the policy's size.
-    assert_eq!(r.faces[0].crop.dim(), (3, 128, 128));
+    // The crop and its restoration are at the face's own side (the card takes any side), at
+    // least the policy's size.
+    let side = p.crop_side_for(&r.faces[0].detection).unwrap();
+    assert!(side >= 128);
+    assert_eq!(r.faces[0].crop.dim(), (3, side, side));
+    assert_eq!(r.faces[0].restored.dim(), (3, side, side));
     assert!(
         r.frame
             .iter()
@@ -224,10 +231,25 @@ fn the_shipped_policy_restores_the_bundled_low_quality_scene() {
 fn the_detail_gate_keeps_a_sharp_large_face_and_restores_a_blurred_one() {
     use lrpo_edge::pipeline::round_trip_psnr;
     use lrpo_shared::degrade::{BlurKernel, DegradeParams, degrade};
-    let shipped = root().join("models/lrpo_student_int8.onnx");
+    // The gate guards policies that take only their own crop size: a copy of the shipped 64-px
+    // student whose card says so.
+    let dir = scratch("pipe-gate");
+    let shipped = dir.join("fixed64.onnx");
+    std::fs::copy(root().join("models/lrpo_student_int8.onnx"), &shipped).unwrap();
+    let mut card =
+        lrpo_shared::card::PolicyCard::load(&root().join("models/lrpo_student_int8.card")).unwrap();
+    card.input.multiple_of = 0;
+    card.save(&dir.join("fixed64.card")).unwrap();
     let mut p = pipeline(&shipped);
     p.options = PipelineOptions::default();
     let frame = load_rgb(&root().join("data/faces/biden.jpg")).unwrap();
+    // A policy that takes any side restores the face at its own side: nothing is lost, the
+    // gate lets it through.
+    let mut any = pipeline(&root().join("models/lrpo_student_int8.onnx"));
+    any.options = PipelineOptions::default();
+    let r = any.process(&frame.view()).unwrap();
+    assert_eq!((r.faces.len(), r.kept.len()), (1, 0));
+    assert_eq!(r.faces[0].crop.dim().1, MAX_CROP_SIDE);
     // A sharp 500-px face loses detail through 64 px (the validation faces: 27–32 dB).
     let r = p.process(&frame.view()).unwrap();
     assert_eq!(
@@ -263,4 +285,68 @@ fn the_detail_gate_keeps_a_sharp_large_face_and_restores_a_blurred_one() {
     let off = pipeline(&shipped);
     let r = off.process(&frame.view()).unwrap();
     assert_eq!((r.faces.len(), r.kept.len()), (1, 0));
+}
+
+#[test]
+fn faces_are_restored_at_their_own_size_never_below_the_policys() {
+    let dir = scratch("pipe-sides");
+    let p = pipeline(&identity_policy(&dir, 64));
+    let frame = load_rgb(&root().join("data/scenes/montage.jpg")).unwrap();
+    let r = p.process(&frame.view()).unwrap();
+    assert_eq!(r.faces.len(), 4);
+    let mut sides = vec![];
+    for f in &r.faces {
+        let native = native_side(&f.detection.landmarks).unwrap();
+        let side = f.crop.dim().1;
+        // Never shrunk below the face's own resolution (nor below the card's size).
+        assert_eq!(side, native.clamp(64, MAX_CROP_SIDE), "native {native}");
+        sides.push(side);
+    }
+    println!("montage faces restored at {sides:?} px");
+    assert!(sides.iter().any(|&s| s > 64), "{sides:?}");
+    // An ε-model (or a card that takes only its own size) gets its own size whatever the face.
+    let mut card = p.policy.card().clone();
+    card.kind = lrpo_shared::card::ModelKind::Epsilon;
+    assert_eq!(crop_side(&card, 300), 64);
+    let mut card = p.policy.card().clone();
+    card.input.multiple_of = 0;
+    assert_eq!(crop_side(&card, 300), 64);
+    card.input.multiple_of = 8;
+    assert_eq!(crop_side(&card, 301), 304);
+    assert_eq!(crop_side(&card, 10_000), MAX_CROP_SIDE);
+}
+
+#[test]
+fn upscaling_enlarges_the_frame_and_restores_faces_at_the_enlarged_size() {
+    let dir = scratch("pipe-upscale");
+    let mut p = pipeline(&identity_policy(&dir, 64));
+    // Half size, so that the doubled face stays under the largest crop side.
+    let frame = load_rgb(&root().join("data/faces/grace_hopper.jpg")).unwrap();
+    let (_, h, w) = frame.dim();
+    let frame = lrpo_shared::resize::resize_antialiased(&frame.view(), h / 2, w / 2).unwrap();
+    let (_, h, w) = frame.dim();
+    let one = p.process(&frame.view()).unwrap();
+    p.options.upscale = 2;
+    let two = p.process(&frame.view()).unwrap();
+    assert_eq!(two.frame.dim(), (3, 2 * h, 2 * w));
+    assert_eq!((one.faces.len(), two.faces.len()), (1, 1));
+    let (s1, s2) = (one.faces[0].crop.dim().1, two.faces[0].crop.dim().1);
+    assert!(s2.abs_diff(2 * s1) <= 8, "{s1} px at 1x, {s2} px at 2x");
+    // An identity policy pastes back what it was given: the output is the enlarged frame.
+    let big = upscale_frame(&frame.view(), 2).unwrap();
+    let db = psnr(&two.frame.view(), &big.view()).unwrap();
+    assert!(db > 38.0, "{db:.2} dB");
+    // The scaled landmarks are where the detector finds them on the enlarged frame.
+    let found = p.detect(&big.view()).unwrap();
+    let scaled = scale_detection(&one.faces[0].detection, 2.0);
+    let eye = (scaled.landmarks[1][0] - scaled.landmarks[0][0])
+        .hypot(scaled.landmarks[1][1] - scaled.landmarks[0][1]);
+    for (a, b) in found[0].landmarks.iter().zip(scaled.landmarks.iter()) {
+        let d = (a[0] - b[0]).hypot(a[1] - b[1]);
+        assert!(
+            d < 0.08 * eye,
+            "landmark {d:.1} px off (eye distance {eye:.0})"
+        );
+    }
+    assert!(lrpo_edge::pipeline::check_upscale(3).is_err());
 }

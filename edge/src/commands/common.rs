@@ -126,6 +126,10 @@ pub struct FaceArgs {
     /// (`lrpo_edge::pipeline::DEFAULT_DETAIL_GATE_DB`).
     #[arg(long)]
     pub detail_gate: Option<String>,
+    /// Upscale the output N times (1, 2 or 4): the frame is enlarged (bicubic) and every face
+    /// restored at its enlarged size, so small faces come out larger and sharper.
+    #[arg(long, default_value_t = 1)]
+    pub upscale: usize,
 }
 
 impl FaceArgs {
@@ -140,6 +144,7 @@ impl FaceArgs {
             max_faces: self.max_faces,
             feather: self.feather,
             detail_gate_db,
+            upscale: crate::pipeline::check_upscale(self.upscale)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! `lrpo-edge restore`: restore the faces in image files.
 
 use super::common::{DetectorArgs, FaceArgs, OutputGuard, PolicyArgs, output_name, pipeline};
+use crate::pipeline::{crop_side, upscale_frame};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::image::{load_rgb, save_rgb};
@@ -57,10 +58,10 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "policy {} ({:?}, {} px crops), {} input(s)",
+        "policy {} ({:?}, {}), {} input(s)",
         pipe.policy.model_path().display(),
         pipe.policy.card().kind,
-        pipe.policy.crop_size(),
+        crate::pipeline::sizes_description(pipe.policy.card()),
         inputs.len()
     )?;
     let mut progress = Progress::new(inputs.len());
@@ -83,8 +84,13 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                 args.out
                     .join(output_name(path, &format!("{}{suffix}", args.suffix), &ext))
             };
+            let up = pipe.options.upscale;
             let (result, report) = if args.aligned {
-                let r = pipe.process_aligned(&img.view())?;
+                let r = if up > 1 {
+                    pipe.process_aligned(&upscale_frame(&img.view(), up)?.view())?
+                } else {
+                    pipe.process_aligned(&img.view())?
+                };
                 (r, "aligned crop".to_string())
             } else {
                 let r = pipe.process(&img.view())?;
@@ -104,9 +110,9 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                     .iter()
                     .map(|k| {
                         format!(
-                            "; kept a {} px face as it is (round trip through the policy's {} px: {:.1} dB, under the detail gate's {} dB)",
+                            "; kept a {} px face as it is (round trip through the {} px it would be restored at: {:.1} dB, under the detail gate's {} dB)",
                             k.native_side,
-                            pipe.policy.crop_size(),
+                            crop_side(pipe.policy.card(), k.native_side),
                             k.detail_db,
                             pipe.options.detail_gate_db.unwrap_or(f64::NAN)
                         )
@@ -114,14 +120,21 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                     .collect::<String>();
                 let report = if r.faces.is_empty() && r.kept.is_empty() {
                     no_face += 1;
-                    "no face found: written unchanged".to_string()
+                    if up > 1 {
+                        format!("no face found: written upscaled {up}x")
+                    } else {
+                        "no face found: written unchanged".to_string()
+                    }
                 } else if r.faces.is_empty() {
                     format!("no face restored{kept}")
                 } else {
                     let ms: f64 = r.faces.iter().map(|f| f.restore_ms).sum();
+                    let sides: Vec<String> =
+                        r.faces.iter().map(|f| f.crop.dim().1.to_string()).collect();
                     format!(
-                        "{} face(s), detect {:.0} ms, restore {:.0} ms{kept}",
+                        "{} face(s) at {} px, detect {:.0} ms, restore {:.0} ms{kept}",
                         r.faces.len(),
+                        sides.join("/"),
                         r.detect_ms,
                         ms
                     )
@@ -130,7 +143,12 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
             };
             save_rgb(&name(""), &result.view())?;
             if args.side_by_side {
-                let both: Array3<f32> = concatenate(Axis(2), &[img.view(), result.view()])?;
+                let before = if up > 1 {
+                    upscale_frame(&img.view(), up)?
+                } else {
+                    img.clone()
+                };
+                let both: Array3<f32> = concatenate(Axis(2), &[before.view(), result.view()])?;
                 save_rgb(&name("_compare"), &both.view())?;
             }
             Ok(report)

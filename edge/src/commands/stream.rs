@@ -5,9 +5,12 @@
 //! ffmpeg -i in.mp4 -f rawvideo -pix_fmt rgb24 - | lrpo-edge stream --width 640 --height 480 \
 //!   | ffmpeg -f rawvideo -pix_fmt rgb24 -s 640x480 -i - out.mp4
 //! ```
+//!
+//! With `--upscale N` the output frames are N times wider and higher (`-s 1280x960` above for
+//! N = 2).
 
 use super::common::{DetectorArgs, FaceArgs, PolicyArgs, pipeline};
-use crate::pipeline::{Pipeline, select_faces, smooth_landmarks};
+use crate::pipeline::{Pipeline, scale_detection, select_faces, smooth_landmarks, upscale_frame};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::image::{DEFAULT_MAX_PIXELS, from_rgb8, to_rgb8};
@@ -129,6 +132,21 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         bail!("--detect-every must be >= 1 and --smoothing in (0, 1]");
     }
     let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, false)?;
+    let n = pipe.options.upscale;
+    // Fails early (before any frame is read) when the upscaled frames would be too large.
+    if (args.width * n)
+        .checked_mul(args.height * n)
+        .is_none_or(|p| p > crate::pipeline::MAX_UPSCALED_PIXELS)
+    {
+        bail!(
+            "--upscale {n} turns {}x{} frames into {}x{}, more than the {} pixel limit",
+            args.width,
+            args.height,
+            args.width * n,
+            args.height * n,
+            crate::pipeline::MAX_UPSCALED_PIXELS
+        );
+    }
     pipe.policy.warm_up(pipe.policy.crop_size())?;
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
@@ -138,17 +156,23 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     let mut lat = Latency(Vec::new());
     let mut frame_no = 0usize;
     eprintln!(
-        "streaming {}x{} RGB24 frames with {}",
+        "streaming {}x{} RGB24 frames to {}x{} with {}",
         args.width,
         args.height,
+        args.width * n,
+        args.height * n,
         pipe.policy.model_path().display()
     );
     while read_frame(&mut stdin, &mut buf, frame_no)? {
         let start = Instant::now();
-        let frame = from_rgb8(&buf, args.width, args.height)?;
+        let input = from_rgb8(&buf, args.width, args.height)?;
+        let upscaled = (n > 1)
+            .then(|| upscale_frame(&input.view(), n))
+            .transpose()?;
+        let frame = upscaled.as_ref().unwrap_or(&input);
         if frame_no.is_multiple_of(args.detect_every) {
             let found = select_faces(
-                pipe.detect(&frame.view())?,
+                pipe.detect(&input.view())?,
                 args.width,
                 args.height,
                 &pipe.options,
@@ -156,7 +180,11 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
             tracks = update_tracks(&tracks, found, args.smoothing);
             // The detail gate decides on detection frames, so a face does not flicker
             // between restored and kept from one frame to the next.
-            restored_tracks = pipe.gate_faces(&frame.view(), tracks.clone())?.0;
+            let scaled = tracks
+                .iter()
+                .map(|t| scale_detection(t, n as f64))
+                .collect();
+            restored_tracks = pipe.gate_faces(&frame.view(), scaled)?.0;
         }
         let (out, _) = pipe.restore_faces(&frame.view(), &restored_tracks)?;
         let bytes = to_rgb8(&out.view())?;
