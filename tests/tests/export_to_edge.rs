@@ -29,7 +29,7 @@ fn an_exported_student_restores_a_photo_on_the_edge() {
     c.data.holdout = vec!["grace_hopper_0.png".into()];
     c.pretrain.steps = 4;
     c.pretrain.batch_size = 2;
-    c.pretrain.val_steps = 2;
+    c.pretrain.val_steps = Some(2);
     with_backend(
         DeviceChoice::Cpu,
         Pretrain {
@@ -42,7 +42,7 @@ fn an_exported_student_restores_a_photo_on_the_edge() {
     )
     .unwrap();
     c.distill.pool = 4;
-    c.distill.teacher_steps = 2;
+    c.distill.teacher_steps = Some(2);
     c.distill.steps = 10;
     c.distill.batch_size = 2;
     c.distill.warmup_steps = 1;
@@ -51,7 +51,7 @@ fn an_exported_student_restores_a_photo_on_the_edge() {
         DeviceChoice::Cpu,
         Distill {
             cfg: c,
-            teacher: dir.join("t"),
+            teacher: Some(dir.join("t")),
             data,
             run: dir.join("s"),
             resume: false,

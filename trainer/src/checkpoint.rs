@@ -88,13 +88,15 @@ pub fn dir(run: &Path) -> PathBuf {
 }
 
 /// Writes a checkpoint made of named byte blobs, and points `latest.json` at it. Keeps the
-/// `keep` newest checkpoints (0 keeps all).
+/// `keep` newest checkpoints (0 keeps all) and, whatever their age, those of the steps in
+/// `milestones` (the checkpoints an experiment names).
 pub fn save(
     run: &Path,
     step: u64,
     blobs: &[(&str, Vec<u8>)],
     extra: serde_json::Value,
     keep: usize,
+    milestones: &[u64],
 ) -> Result<PathBuf> {
     let root = dir(run);
     std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
@@ -135,8 +137,12 @@ pub fn save(
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.is_dir()
-                    && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("step_"))
+                    && p.file_name().is_some_and(|n| {
+                        n.to_string_lossy()
+                            .strip_prefix("step_")
+                            .and_then(|s| s.parse::<u64>().ok())
+                            .is_some_and(|s| !milestones.contains(&s))
+                    })
             })
             .collect();
         all.sort();
@@ -228,6 +234,7 @@ mod tests {
                 &[("a.bin", vec![step as u8; 100])],
                 serde_json::json!({"s": step}),
                 2,
+                &[],
             )
             .unwrap();
         }
@@ -256,6 +263,39 @@ mod tests {
                 .unwrap()
                 .to_string()
                 .contains("hash")
+        );
+        std::fs::remove_dir_all(&run).unwrap();
+    }
+
+    #[test]
+    fn milestone_checkpoints_survive_pruning() {
+        let run = std::env::temp_dir().join(format!("lrpo-ckpt-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run);
+        for step in 1..=8 {
+            save(
+                &run,
+                step,
+                &[("a.bin", vec![step as u8])],
+                serde_json::json!({}),
+                2,
+                &[3, 5],
+            )
+            .unwrap();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir(&run))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("step_"))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "step_0000003",
+                "step_0000005",
+                "step_0000007",
+                "step_0000008"
+            ]
         );
         std::fs::remove_dir_all(&run).unwrap();
     }

@@ -35,12 +35,15 @@ pub struct PretrainConfig {
     pub checkpoint_every: u64,
     /// Checkpoints kept (0 = all). Default 3.
     pub keep_checkpoints: usize,
+    /// Steps whose checkpoints are written and kept whatever `keep_checkpoints` says. Default
+    /// none.
+    pub keep_steps: Vec<u64>,
     /// Validate every N steps (0 = only at the end). Default 0.
     pub validate_every: u64,
-    /// DDIM steps for validation samples. Default 20.
-    pub val_steps: usize,
-    /// DDIM η for validation samples. Default 0 (deterministic).
-    pub val_eta: f64,
+    /// DDIM steps for validation samples. Default: `[sampling] steps`.
+    pub val_steps: Option<usize>,
+    /// DDIM η for validation samples. Default: `[sampling] eta`.
+    pub val_eta: Option<f64>,
     /// Log the mean training loss every N steps. Default 10.
     pub log_every: u64,
 }
@@ -59,15 +62,19 @@ impl Default for PretrainConfig {
             seed: 0,
             checkpoint_every: 100,
             keep_checkpoints: 3,
+            keep_steps: vec![],
             validate_every: 0,
-            val_steps: 20,
-            val_eta: 0.0,
+            val_steps: None,
+            val_eta: None,
             log_every: 10,
         }
     }
 }
 
-/// Sampling settings shared by validation, `sample`, LRPO rollouts and exports (`[sampling]`).
+/// How the policy is sampled (`[sampling]`): the one default of DDIM steps and η that
+/// validation, `sample`, `evaluate`, the teacher's labelling of the distillation pool and the
+/// exported card use unless their own setting says otherwise. (LRPO rollouts are not inference:
+/// they sample with `[rl] eta`, 1, as DESIGN §4 says.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SamplingConfig {
@@ -75,11 +82,19 @@ pub struct SamplingConfig {
     /// need it early in training, when ε̂ at high noise is poor and x̂0 = (x_t − …)/sqrt(ᾱ_t)
     /// amplifies its errors (the paper's latent-space policy does not clip). Default true.
     pub clip_x0: bool,
+    /// DDIM steps K. Default 50 (the paper's).
+    pub steps: usize,
+    /// DDIM η in [0, 1]. Default 0.8, the teacher's inference η (DESIGN §5).
+    pub eta: f64,
 }
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        SamplingConfig { clip_x0: true }
+        SamplingConfig {
+            clip_x0: true,
+            steps: 50,
+            eta: 0.8,
+        }
     }
 }
 
@@ -134,13 +149,44 @@ impl RunConfig {
             "pretrain: batch_size must be > 0, lr >= 0, ema_decay in [0, 1)"
         );
         anyhow::ensure!(
-            p.val_steps > 0 && p.log_every > 0 && p.checkpoint_every > 0,
+            p.val_steps != Some(0) && p.log_every > 0 && p.checkpoint_every > 0,
             "pretrain: val_steps, log_every and checkpoint_every must be positive"
         );
+        let s = &self.sampling;
+        anyhow::ensure!(
+            s.steps > 0 && (0.0..=1.0).contains(&s.eta),
+            "sampling: steps must be >= 1 and eta in [0, 1], found {} and {}",
+            s.steps,
+            s.eta
+        );
+        if let Some(e) = p.val_eta {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&e),
+                "pretrain.val_eta must be in [0, 1], found {e}"
+            );
+        }
         self.data.augment.validate()?;
         self.rl.validate()?;
         self.distill.validate()?;
         Ok(())
+    }
+
+    /// DDIM steps and η of pretraining's validation samples (`[pretrain] val_*`, else
+    /// `[sampling]`).
+    pub fn val_sampling(&self) -> (usize, f64) {
+        (
+            self.pretrain.val_steps.unwrap_or(self.sampling.steps),
+            self.pretrain.val_eta.unwrap_or(self.sampling.eta),
+        )
+    }
+
+    /// DDIM steps and η with which the teacher labels the distillation pool (`[distill]
+    /// teacher_*`, else `[sampling]`).
+    pub fn teacher_sampling(&self) -> (usize, f64) {
+        (
+            self.distill.teacher_steps.unwrap_or(self.sampling.steps),
+            self.distill.teacher_eta.unwrap_or(self.sampling.eta),
+        )
     }
 
     /// Writes the resolved configuration (every default filled in) atomically.

@@ -53,11 +53,11 @@ pub struct DistillConfig {
     pub student: StudentSpec,
     /// Training pairs restored by the teacher. Default 256.
     pub pool: usize,
-    /// Teacher DDIM steps. Default 50.
-    pub teacher_steps: usize,
-    /// Teacher DDIM η. Default 0: a one-step student can only regress one target per input,
-    /// so the teacher's deterministic sample is the sensible one.
-    pub teacher_eta: f64,
+    /// Teacher DDIM steps. Default: `[sampling] steps`.
+    pub teacher_steps: Option<usize>,
+    /// Teacher DDIM η. Default: `[sampling] eta`. (η 0 gives the teacher's deterministic
+    /// sample, one target per input; η > 0 a sample of its distribution.)
+    pub teacher_eta: Option<f64>,
     /// Seed of the teacher's sampling noise. Default 0.
     pub teacher_seed: u64,
     /// Teacher samples computed per batch. Default 16.
@@ -89,6 +89,9 @@ pub struct DistillConfig {
     pub seed: u64,
     /// Checkpoint every N steps. Default 200.
     pub checkpoint_every: u64,
+    /// Steps whose checkpoints are written and kept (the three newest are kept anyway).
+    /// Default none.
+    pub keep_steps: Vec<u64>,
     /// Log every N steps. Default 20.
     pub log_every: u64,
 }
@@ -98,7 +101,6 @@ impl DistillConfig {
     pub fn validate(&self) -> anyhow::Result<()> {
         for (key, v) in [
             ("pool", self.pool as u64),
-            ("teacher_steps", self.teacher_steps as u64),
             ("teacher_batch", self.teacher_batch as u64),
             ("steps", self.steps),
             ("batch_size", self.batch_size as u64),
@@ -108,10 +110,15 @@ impl DistillConfig {
             anyhow::ensure!(v > 0, "distill.{key} must be at least 1, found {v}");
         }
         anyhow::ensure!(
-            (0.0..=1.0).contains(&self.teacher_eta),
-            "distill.teacher_eta must be in [0, 1], found {}",
-            self.teacher_eta
+            self.teacher_steps != Some(0),
+            "distill.teacher_steps must be at least 1, found 0"
         );
+        if let Some(e) = self.teacher_eta {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&e),
+                "distill.teacher_eta must be in [0, 1], found {e}"
+            );
+        }
         anyhow::ensure!(
             self.lr.is_finite() && self.lr >= 0.0,
             "distill.lr must be a finite number >= 0, found {}",
@@ -157,8 +164,8 @@ impl Default for DistillConfig {
         DistillConfig {
             student: StudentSpec::default(),
             pool: 256,
-            teacher_steps: 50,
-            teacher_eta: 0.0,
+            teacher_steps: None,
+            teacher_eta: None,
             teacher_seed: 0,
             teacher_batch: 16,
             steps: 2000,
@@ -174,6 +181,7 @@ impl Default for DistillConfig {
             clean_fraction: 0.1,
             seed: 0,
             checkpoint_every: 200,
+            keep_steps: vec![],
             log_every: 20,
         }
     }
@@ -236,7 +244,8 @@ pub fn teacher_pool<B: Backend>(
     let d = &cfg.distill;
     let preset = DegradePreset::by_name(&cfg.data.preset)?;
     let (_, model, what) = load_policy::<B>(teacher, device)?;
-    let key = serde_json::json!({"teacher": teacher, "policy": what, "steps": d.teacher_steps, "eta": d.teacher_eta, "seed": d.teacher_seed, "pool": d.pool, "pool_seed": d.seed, "data": cfg.data, "faces": set.train.iter().map(|f| &f.name).collect::<Vec<_>>(), "clip_x0": cfg.sampling.clip_x0});
+    let (teacher_steps, teacher_eta) = cfg.teacher_sampling();
+    let key = serde_json::json!({"teacher": teacher, "policy": what, "steps": teacher_steps, "eta": teacher_eta, "seed": d.teacher_seed, "pool": d.pool, "pool_seed": d.seed, "data": cfg.data, "faces": set.train.iter().map(|f| &f.name).collect::<Vec<_>>(), "clip_x0": cfg.sampling.clip_x0});
     let cache = run.join("teacher");
     let mut pool = Pool {
         lq: Vec::new(),
@@ -284,8 +293,8 @@ pub fn teacher_pool<B: Backend>(
             &model,
             &schedule,
             tensor4::<B>(lq, chunk.len(), r, device),
-            d.teacher_steps,
-            d.teacher_eta,
+            teacher_steps,
+            teacher_eta,
             cfg.sampling.clip_x0,
             &mut Rng::derive(d.teacher_seed ^ TEACHER_STREAM, bi as u64),
         )?;
@@ -543,7 +552,11 @@ impl BackendTask for Distill {
                 (win, win_n, win_input) = (0.0, 0, 0.0);
             }
             let stopping = stop_at == Some(step);
-            if step.is_multiple_of(d.checkpoint_every) || step == d.steps || stopping {
+            if step.is_multiple_of(d.checkpoint_every)
+                || step == d.steps
+                || stopping
+                || d.keep_steps.contains(&step)
+            {
                 let blobs = [
                     (
                         "model.mpk",
@@ -554,7 +567,7 @@ impl BackendTask for Distill {
                         checkpoint::to_bytes::<B, _>(optim.to_record())?,
                     ),
                 ];
-                checkpoint::save(&run, step, &blobs, serde_json::json!({}), 3)?;
+                checkpoint::save(&run, step, &blobs, serde_json::json!({}), 3, &d.keep_steps)?;
                 let recs = runlog::read(&run.join("metrics.jsonl"))?;
                 let pts = runlog::series(&recs, "distill", "loss");
                 crate::plot::line_chart(
@@ -635,8 +648,8 @@ pub fn validate_student<B: AutodiffBackend>(
                         r,
                         device,
                     ),
-                    cfg.distill.teacher_steps,
-                    cfg.distill.teacher_eta,
+                    cfg.teacher_sampling().0,
+                    cfg.teacher_sampling().1,
                     cfg.sampling.clip_x0,
                     &mut Rng::new(cfg.distill.teacher_seed),
                 )?;

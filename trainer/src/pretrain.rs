@@ -152,8 +152,8 @@ pub fn validate<B: Backend>(
         model,
         schedule,
         lq_t,
-        p.val_steps,
-        p.val_eta,
+        cfg.val_sampling().0,
+        cfg.val_sampling().1,
         cfg.sampling.clip_x0,
         &mut Rng::derive(p.seed ^ VAL_NOISE_STREAM, 0),
     )?;
@@ -402,7 +402,11 @@ impl BackendTask for Pretrain {
                 log.log(serde_json::json!({"kind": "val", "step": v.step, "psnr": v.psnr, "ssim": v.ssim, "psnr_bicubic": v.psnr_bicubic, "ssim_bicubic": v.ssim_bicubic, "psnr_lq": v.psnr_lq, "faces": v.faces}))?;
                 validation = Some(v);
             }
-            if step.is_multiple_of(p.checkpoint_every) || step == end || stopping {
+            if step.is_multiple_of(p.checkpoint_every)
+                || step == end
+                || stopping
+                || p.keep_steps.contains(&step)
+            {
                 let blobs = [
                     (
                         "model.mpk",
@@ -423,6 +427,7 @@ impl BackendTask for Pretrain {
                     &blobs,
                     serde_json::json!({"win_sum": win_sum, "win_n": win_n}),
                     p.keep_checkpoints,
+                    &p.keep_steps,
                 )?;
                 plot_run(&run)?;
             }
@@ -469,7 +474,7 @@ pub fn sample_images<B: Backend>(
     run: &Path,
     inputs: &[Array3<f32>],
     steps: Option<usize>,
-    eta: f64,
+    eta: Option<f64>,
     seed: u64,
     device: &B::Device,
 ) -> Result<Vec<Array3<f32>>> {
@@ -492,8 +497,8 @@ pub fn sample_images<B: Backend>(
             &model,
             &schedule,
             lq,
-            steps.unwrap_or(cfg.pretrain.val_steps),
-            eta,
+            steps.unwrap_or(cfg.sampling.steps),
+            eta.unwrap_or(cfg.sampling.eta),
             cfg.sampling.clip_x0,
             &mut Rng::derive(seed, i as u64),
         )?;

@@ -51,7 +51,7 @@ fn micro() -> RunConfig {
     c.pretrain.batch_size = 4;
     c.pretrain.lr = 2e-3;
     c.pretrain.checkpoint_every = 20;
-    c.pretrain.val_steps = 2;
+    c.pretrain.val_steps = Some(2);
     c
 }
 

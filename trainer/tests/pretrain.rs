@@ -33,7 +33,7 @@ fn micro(steps: u64) -> RunConfig {
     c.pretrain.warmup_steps = 2;
     c.pretrain.checkpoint_every = 6;
     c.pretrain.log_every = 2;
-    c.pretrain.val_steps = 3;
+    c.pretrain.val_steps = Some(3);
     c
 }
 

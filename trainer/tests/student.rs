@@ -24,7 +24,7 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
     c.pretrain.steps = 6;
     c.pretrain.batch_size = 4;
     c.pretrain.checkpoint_every = 6;
-    c.pretrain.val_steps = 2;
+    c.pretrain.val_steps = Some(2);
     let data = root().join("data/train/faces");
     with_backend(
         DeviceChoice::Cpu,
@@ -38,7 +38,7 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
     )
     .unwrap();
     c.distill.pool = 8;
-    c.distill.teacher_steps = 3;
+    c.distill.teacher_steps = Some(3);
     c.distill.teacher_batch = 4;
     c.distill.steps = 30;
     c.distill.batch_size = 4;
@@ -129,7 +129,7 @@ fn the_policy_eps_network_exports_with_attention_and_matches_burn() {
     c.data.holdout = vec!["grace_hopper_0.png".into()];
     c.pretrain.steps = 3;
     c.pretrain.batch_size = 2;
-    c.pretrain.val_steps = 2;
+    c.pretrain.val_steps = Some(2);
     with_backend(
         DeviceChoice::Cpu,
         Pretrain {

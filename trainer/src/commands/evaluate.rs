@@ -26,12 +26,12 @@ pub struct EvaluateArgs {
     /// Degradations per held-out face.
     #[arg(long, default_value_t = 4)]
     pub per_face: usize,
-    /// DDIM steps.
-    #[arg(long, default_value_t = 50)]
-    pub steps: usize,
-    /// DDIM η.
-    #[arg(long, default_value_t = 0.8)]
-    pub eta: f64,
+    /// DDIM steps (default: the first run's `[sampling] steps`), the same for every run.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// DDIM η (default: the first run's `[sampling] eta`), the same for every run.
+    #[arg(long)]
+    pub eta: Option<f64>,
     /// Seed (degradations and noise, the same for every run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -49,10 +49,15 @@ impl BackendTask for Task<'_> {
     type Output = ();
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let a = self.0;
+        let first = a
+            .runs
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("evaluate needs at least one run"))?;
+        let sampling = crate::config::RunConfig::load(&first.join("config.toml"))?.sampling;
         let s = EvalSettings {
             per_face: a.per_face,
-            steps: a.steps,
-            eta: a.eta,
+            steps: a.steps.unwrap_or(sampling.steps),
+            eta: a.eta.unwrap_or(sampling.eta),
             seed: a.seed,
         };
         let mut results = Vec::new();

@@ -23,12 +23,12 @@ pub struct ExportArgs {
     #[arg(long)]
     pub calib: Option<PathBuf>,
     /// ε-network only: DDIM steps written into its card (default: the run's
-    /// `[distill] teacher_steps`).
+    /// `[sampling] steps`).
     #[arg(long)]
     pub steps: Option<u32>,
-    /// ε-network only: DDIM η written into its card (1 = as LRPO samples).
-    #[arg(long, default_value_t = 1.0)]
-    pub eta: f32,
+    /// ε-network only: DDIM η written into its card (default: the run's `[sampling] eta`).
+    #[arg(long)]
+    pub eta: Option<f32>,
 }
 
 /// Exports and prints what was checked. A distillation run exports its student; a pretraining
@@ -43,8 +43,8 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         let (p, err) = crate::export::export_eps::<Cpu>(
             &args.ckpt,
             &args.out,
-            args.steps.unwrap_or(cfg.distill.teacher_steps as u32),
-            args.eta,
+            args.steps.unwrap_or(cfg.sampling.steps as u32),
+            args.eta.unwrap_or(cfg.sampling.eta as f32),
             &Default::default(),
         )?;
         println!(

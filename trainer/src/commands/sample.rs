@@ -19,12 +19,12 @@ pub struct SampleArgs {
     /// Output folder: NAME_restored.png per input.
     #[arg(short, long)]
     pub out: PathBuf,
-    /// DDIM steps (default: the run's validation steps).
+    /// DDIM steps (default: the run's `[sampling] steps`).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// DDIM η.
-    #[arg(long, default_value_t = 0.0)]
-    pub eta: f64,
+    /// DDIM η (default: the run's `[sampling] eta`).
+    #[arg(long)]
+    pub eta: Option<f64>,
     /// Seed of the sampling noise (input i uses sub-stream i).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -1,5 +1,9 @@
-//! LRPO settings (`[rl]`). Every default is the paper's / DESIGN §4's value; configurations for
-//! the small CPU policies override some of them, with a comment saying why.
+//! LRPO settings (`[rl]`). Every default is the paper's / DESIGN §4's value or, where the paper
+//! is silent, the reference code's (`train_lrpo.py`, `configs/train/train_lrpo.yaml`: AdamW
+//! β 0.9/0.999, ε 1e-8, weight decay 0.01 (PyTorch's AdamW default), mini-batches of 6
+//! shuffled candidates, each trained over its steps in order, one update per (mini-batch,
+//! step), gradient-norm clip 1.0); configurations for the small CPU policies override some of
+//! them, with a comment saying why.
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -44,7 +48,8 @@ pub enum AdvantageStd {
 pub enum UpdateMode {
     /// One optimiser update per (mini-batch, step), as the reference does (default).
     PerStep,
-    /// Gradients accumulated over all trained steps of a mini-batch, then one update.
+    /// Gradients accumulated over all trained steps of a mini-batch, then one update per
+    /// mini-batch.
     Accumulate,
 }
 
@@ -84,13 +89,17 @@ pub struct RlConfig {
     pub kl_beta: f64,
     /// AdamW learning rate. Default 1e-6.
     pub lr: f64,
-    /// AdamW weight decay. Default 0.
+    /// AdamW weight decay (decoupled). Default 0.01, as the reference's PyTorch AdamW.
     pub weight_decay: f64,
+    /// AdamW ε. Default 1e-8, as the reference's (burn's own default is 1e-5, which damps
+    /// updates at the gradient norms LRPO sees, ~0.07).
+    pub adam_eps: f64,
     /// Global gradient-norm clip. Default 1.0.
     pub grad_clip: f64,
     /// Update grouping. Default `per-step`.
     pub update: UpdateMode,
-    /// Candidates per mini-batch (0 = all M·G at once). Default 0.
+    /// Candidates per mini-batch, drawn from a fresh permutation of the iteration's candidates
+    /// (0 = all M·G at once). Default 6, the reference's `batch_size`.
     pub minibatch: usize,
     /// Reward specification (TOML), relative to the working folder. Default
     /// `configs/rewards/default.toml`.
@@ -101,6 +110,9 @@ pub struct RlConfig {
     pub seed: u64,
     /// Checkpoint every N iterations (and at the end). Default 10.
     pub checkpoint_every: u64,
+    /// Iterations whose checkpoints are written and kept (the three newest are kept anyway),
+    /// e.g. `[5, 20]` for an ablation that compares with iteration 5. Default none.
+    pub keep_steps: Vec<u64>,
     /// Write a sample grid (LQ | candidates | GT) every N iterations (0 = never). Default 10.
     pub grid_every: u64,
     /// Warn when the reward std falls below this fraction of the first iteration's. Default 0.1.
@@ -126,14 +138,16 @@ impl Default for RlConfig {
             advantage_std: AdvantageStd::Global,
             kl_beta: 0.0,
             lr: 1e-6,
-            weight_decay: 0.0,
+            weight_decay: 0.01,
+            adam_eps: 1e-8,
             grad_clip: 1.0,
             update: UpdateMode::PerStep,
-            minibatch: 0,
+            minibatch: 6,
             reward: PathBuf::from("configs/rewards/default.toml"),
             identity_model: PathBuf::from("models/face_descriptor.onnx"),
             seed: 0,
             checkpoint_every: 10,
+            keep_steps: vec![],
             grid_every: 10,
             collapse_ratio: 0.1,
         }
@@ -173,6 +187,41 @@ impl RlConfig {
             self.checkpoint_every > 0,
             "rl: checkpoint_every must be positive"
         );
+        anyhow::ensure!(
+            self.weight_decay >= 0.0 && self.adam_eps > 0.0 && self.adam_eps < 1.0,
+            "rl: weight_decay must be >= 0 and adam_eps in (0, 1), found {} and {}",
+            self.weight_decay,
+            self.adam_eps
+        );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimiser_and_batching_defaults_are_the_reference_codes() {
+        // configs/train/train_lrpo.yaml: batch_size 6, max_grad_norm 1.0, clip_range 1e-4,
+        // adv_clip_max 5, timestep_fraction 0.99, sample_steps 50, learning_rate 1e-6;
+        // torch.optim.AdamW defaults: eps 1e-8, weight_decay 0.01.
+        let c = RlConfig::default();
+        assert_eq!(c.minibatch, 6);
+        assert_eq!(c.grad_clip, 1.0);
+        assert_eq!(c.clip_eps, 1e-4);
+        assert_eq!(c.adv_clip, 5.0);
+        assert_eq!(c.timestep_fraction, 0.99);
+        assert_eq!(c.ddim_steps, 50);
+        assert_eq!(c.lr, 1e-6);
+        assert_eq!(c.adam_eps, 1e-8);
+        assert_eq!(c.weight_decay, 0.01);
+        assert_eq!(c.update, UpdateMode::PerStep);
+        assert_eq!(c.trained_steps(), 49);
+        let bad = RlConfig {
+            adam_eps: 0.0,
+            ..RlConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("adam_eps"));
     }
 }
