@@ -40,12 +40,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        // A closed pipe (`lrpo-edge ... | head`) is not an error.
+        // A closed pipe (`lrpo-edge restore ... | head`) cut the batch short: said briefly, and
+        // not a success (the remaining inputs were not processed).
         Err(e)
             if e.downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
         {
-            ExitCode::SUCCESS
+            eprintln!("stopped: standard output was closed before the work was done");
+            ExitCode::from(1)
         }
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -552,3 +552,25 @@ fn upscale_enlarges_restore_and_stream_outputs_and_refuses_other_factors() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_stops_restore_with_a_failure_code() {
+    let dir = scratch("closed-stdout");
+    let model = common::sharpen_policy(&dir, "sharpen", 64);
+    let mut child = bin()
+        .args(["restore", "--detail-gate", "off", "-o"])
+        .arg(dir.join("out"))
+        .arg("--model")
+        .arg(&model)
+        .arg(faces())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard output was closed"), "{stderr}");
+}

@@ -42,8 +42,8 @@ pub fn load_rgb_limited(path: &Path, max_pixels: u64) -> Result<RgbImage> {
     decode_rgb(&bytes, path, max_pixels)
 }
 
-/// Decodes encoded image bytes (PNG or JPEG) into RGB f32 CHW [0, 1]. `label` names the
-/// source in errors.
+/// Decodes encoded image bytes (PNG, JPEG, BMP, PNM) into RGB f32 CHW [0, 1], turned by the
+/// file's EXIF orientation (as viewers show it). `label` names the source in errors.
 pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImage> {
     use ::image::ImageDecoder;
     let decode_err = |reason: String| Error::ImageDecode {
@@ -61,7 +61,7 @@ pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImag
             "unrecognised format (expected PNG or JPEG)".to_string(),
         ));
     }
-    let decoder = reader
+    let mut decoder = reader
         .into_decoder()
         .map_err(|e| decode_err(e.to_string()))?;
     let (width, height) = decoder.dimensions();
@@ -82,8 +82,14 @@ pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImag
             limit: max_pixels,
         });
     }
-    let dynamic =
+    // EXIF orientation (JPEG): the pixels are turned the way a viewer shows them. An
+    // unreadable orientation tag counts as none.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(::image::metadata::Orientation::NoTransforms);
+    let mut dynamic =
         ::image::DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
+    dynamic.apply_orientation(orientation);
     Ok(from_dynamic(&dynamic))
 }
 
@@ -270,6 +276,54 @@ mod tests {
         let d = std::env::temp_dir().join(format!("lrpo-image-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// `jpeg` with an APP1 EXIF segment holding one orientation tag (TIFF little-endian).
+    fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend(8u32.to_le_bytes()); // IFD0 at offset 8
+        tiff.extend(1u16.to_le_bytes()); // one entry
+        tiff.extend(0x0112u16.to_le_bytes()); // Orientation
+        tiff.extend(3u16.to_le_bytes()); // SHORT
+        tiff.extend(1u32.to_le_bytes()); // count
+        tiff.extend(orientation.to_le_bytes());
+        tiff.extend([0, 0]);
+        tiff.extend(0u32.to_le_bytes()); // no next IFD
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend(tiff);
+        let mut out = jpeg[..2].to_vec(); // SOI
+        out.extend([0xFF, 0xE1]);
+        out.extend(((app1.len() + 2) as u16).to_be_bytes());
+        out.extend(app1);
+        out.extend(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // 32 x 16, left half dark, right half bright.
+        let img = Array3::from_shape_fn((3, 16, 32), |(_, _, x)| if x < 16 { 0.1 } else { 0.9 });
+        let jpeg = encode_rgb(&img.view(), OutputFormat::Jpeg(95)).unwrap();
+        let plain = decode_rgb(&jpeg, Path::new("plain.jpg"), DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(plain.dim(), (3, 16, 32));
+        // Orientation 6: shown rotated 90° clockwise, so the left half ends up on top.
+        let turned = with_exif_orientation(&jpeg, 6);
+        let r = decode_rgb(&turned, Path::new("turned.jpg"), DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(r.dim(), (3, 32, 16));
+        assert!(
+            r[[0, 4, 8]] < 0.3 && r[[0, 28, 8]] > 0.7,
+            "{} {}",
+            r[[0, 4, 8]],
+            r[[0, 28, 8]]
+        );
+        // Orientation 1 (none) changes nothing.
+        let same = decode_rgb(
+            &with_exif_orientation(&jpeg, 1),
+            Path::new("one.jpg"),
+            DEFAULT_MAX_PIXELS,
+        )
+        .unwrap();
+        assert_eq!(same, plain);
     }
 
     fn encode_dynamic(img: ::image::DynamicImage) -> Vec<u8> {

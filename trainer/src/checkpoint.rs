@@ -87,7 +87,8 @@ pub fn dir(run: &Path) -> PathBuf {
     run.join("checkpoints")
 }
 
-/// Writes a checkpoint made of named byte blobs, and points `latest.json` at it. Keeps the
+/// Writes a checkpoint made of named byte blobs, and points `latest.json` at it (first removing
+/// temporary folders a killed or failed save left behind). Keeps the
 /// `keep` newest checkpoints (0 keeps all) and, whatever their age, those of the steps in
 /// `milestones` (the checkpoints an experiment names).
 pub fn save(
@@ -101,8 +102,14 @@ pub fn save(
     let root = dir(run);
     std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
     let name = format!("step_{step:07}");
+    // Folders left half-written by a killed or failed save (a run folder has one writer).
+    for e in std::fs::read_dir(&root)?.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(".step_") && n.contains(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
     let mut files = Vec::new();
     for (file, bytes) in blobs {
@@ -271,6 +278,10 @@ mod tests {
     fn milestone_checkpoints_survive_pruning() {
         let run = std::env::temp_dir().join(format!("lrpo-ckpt-keep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run);
+        // A save killed half-way (another process id) left its temporary folder.
+        let stale = dir(&run).join(".step_0000009.tmp-999999");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("model.mpk"), b"half").unwrap();
         for step in 1..=8 {
             save(
                 &run,
@@ -297,6 +308,7 @@ mod tests {
                 "step_0000008"
             ]
         );
+        assert!(!stale.exists(), "the stale temporary folder is removed");
         std::fs::remove_dir_all(&run).unwrap();
     }
 }

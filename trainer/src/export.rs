@@ -392,6 +392,10 @@ pub fn export_eps<B: Backend>(
     eta: f32,
     device: &B::Device,
 ) -> Result<(PathBuf, f64)> {
+    anyhow::ensure!(
+        steps > 0 && (0.0..=1.0).contains(&eta),
+        "export: the card's DDIM steps must be >= 1 and eta in [0, 1], got {steps} and {eta}"
+    );
     let (cfg, model, _) = crate::evaluate::load_policy::<B>(run, device)?;
     let name = out
         .file_name()

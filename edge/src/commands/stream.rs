@@ -191,8 +191,11 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                eprintln!("stdout closed after {frame_no} frames");
-                break;
+                eprintln!(
+                    "stopped: stdout was closed after {frame_no} frames ({})",
+                    lat.summary()
+                );
+                return Ok(ExitCode::from(1));
             }
             Err(e) => return Err(e).context("writing frames to stdout"),
         }
