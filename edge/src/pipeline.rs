@@ -59,7 +59,9 @@ pub fn crop_side(card: &PolicyCard, native: usize) -> usize {
     (native.div_ceil(m) * m).clamp(size.min(limit), limit)
 }
 
-/// Default of [`PipelineOptions::detail_gate_db`], for the shipped 64-px policy: chosen on the
+/// Default of [`PipelineOptions::detail_gate_db`]. It only matters for policies restored at a
+/// fixed crop size (ε-models, fixed-size cards): a face restored at its own side loses nothing
+/// in the round trip. Chosen for the earlier 64-px student restored at 64 px, on the
 /// face set's validation faces, whose round trip through 64 px scores 27.3–32.0 dB on the 6
 /// clean ones (they hold detail: kept) and 32.7–47.3 dB on the 5 still detected after
 /// degrading their photos (`degrade --unscaled`, seed 11: restored); the gate sits between.

@@ -50,10 +50,13 @@ pub enum Layout {
 /// How the model's image tensors look.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
-    /// Side of the square aligned face crop in pixels the model was trained at (e.g. 256).
+    /// Side of the square aligned face crop in pixels the model was trained at (e.g. 128):
+    /// the smallest side the edge restores a face at.
     pub size: u32,
     /// Any other side must be a multiple of this (the network's total downsampling); 0 means
-    /// only `size` is accepted.
+    /// only `size` is accepted. A one-step model with `multiple_of > 0` is fully convolutional:
+    /// the edge restores each face at its own resolution, from `size` up to
+    /// `lrpo_edge::pipeline::MAX_CROP_SIDE` (512) px, instead of shrinking it to `size`.
     pub multiple_of: u32,
     /// Channels (3 = RGB).
     pub channels: u32,

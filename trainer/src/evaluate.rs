@@ -12,8 +12,7 @@ use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
-use lrpo_shared::metrics::{niqe::niqe, psnr, ssim::ssim};
-use lrpo_shared::resize::{Filter, resize};
+use lrpo_shared::metrics::{niqe::niqe_any_size, psnr, ssim::ssim};
 use lrpo_shared::reward::Reward;
 use lrpo_shared::rng::Rng;
 use lrpo_shared::schedule::NoiseSchedule;
@@ -167,14 +166,9 @@ pub fn evaluate<B: Backend>(
             vals.entry("SSIM".into())
                 .or_default()
                 .push(ssim(&out.view(), &sample.hq.view())?);
-            let big = if r > 193 {
-                out.clone()
-            } else {
-                resize(&out.view(), 4 * r, 4 * r, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0))
-            };
             vals.entry("NIQE".into())
                 .or_default()
-                .push(niqe(&big.view())?);
+                .push(niqe_any_size(&out.view())?);
             images.push((sample.lq.clone(), out, sample.hq.clone()));
         }
     }

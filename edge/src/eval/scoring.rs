@@ -6,9 +6,8 @@
 //! 256 px (reported as such).
 
 use anyhow::Result;
-use lrpo_shared::metrics::{brisque::brisque, dtcwt, niqe::niqe, psnr, ssim::ssim};
+use lrpo_shared::metrics::{brisque::brisque, dtcwt, psnr, ssim::ssim};
 use lrpo_shared::onnx::identity::{FaceDescriptor, distance};
-use lrpo_shared::resize::{Filter, resize};
 use lrpo_shared::reward::Reward;
 use ndarray::Array3;
 use std::collections::BTreeMap;
@@ -32,16 +31,9 @@ fn put(m: &mut BTreeMap<String, Metric>, name: &str, value: f64, higher_is_bette
     );
 }
 
-/// NIQE with the evaluation's rule for small images: under 194 px a side, scored after a
-/// bicubic upscale to 256 × 256.
+/// NIQE with the project's rule for small images ([`lrpo_shared::metrics::niqe::niqe_any_size`]).
 pub fn niqe_any_size(img: &Array3<f32>) -> Result<f64> {
-    let (_, h, w) = img.dim();
-    if h.min(w) > 193 {
-        Ok(niqe(&img.view())?)
-    } else {
-        let big = resize(&img.view(), 256, 256, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
-        Ok(niqe(&big.view())?)
-    }
+    Ok(lrpo_shared::metrics::niqe::niqe_any_size(&img.view())?)
 }
 
 /// Scores one restoration. `reward` is skipped when it needs a GT that is absent.

@@ -393,6 +393,28 @@ pub(crate) fn pinv_symmetric(a: &Array2<f64>) -> Array2<f64> {
     out
 }
 
+/// Side images are enlarged to (bicubic) before [`niqe_any_size`] scores them when a side is
+/// too short for NIQE's 96-px patches (at most `2·PATCH + 1` = 193 px).
+pub const SMALL_IMAGE_SIDE: usize = 256;
+
+/// NIQE with the project's one rule for small images, used by the trainer's and the edge's
+/// evaluations alike: an image with a side of at most 193 px is scored after a bicubic
+/// enlargement to 256 × 256 ([`SMALL_IMAGE_SIDE`]); larger images as they are.
+pub fn niqe_any_size(img: &ArrayView3<f32>) -> Result<f64> {
+    let (h, w) = check_rgb(img, "NIQE input")?;
+    if h.min(w) > 2 * PATCH + 1 {
+        return niqe(img);
+    }
+    let big = crate::resize::resize(
+        img,
+        SMALL_IMAGE_SIDE,
+        SMALL_IMAGE_SIDE,
+        crate::resize::Filter::Bicubic,
+    )?
+    .mapv(|v| v.clamp(0.0, 1.0));
+    niqe(&big.view())
+}
+
 /// NIQE of an RGB [0, 1] image (see the module doc). Lower is more natural.
 pub fn niqe(img: &ArrayView3<f32>) -> Result<f64> {
     let (h, w) = check_rgb(img, "NIQE input")?;
@@ -518,5 +540,23 @@ mod tests {
         let img = ndarray::Array3::<f32>::zeros((3, 193, 300));
         let e = niqe(&img.view()).unwrap_err().to_string();
         assert!(e.contains("193") && e.contains("NIQE"), "{e}");
+    }
+
+    #[test]
+    fn small_images_are_scored_enlarged_to_256_and_large_ones_as_they_are() {
+        let img = ndarray::Array3::from_shape_fn((3, 128, 128), |(c, y, x)| {
+            (((x * 7 + y * 13 + c * 5) % 31) as f32 / 31.0) * 0.8 + 0.1
+        });
+        let big = crate::resize::resize(&img.view(), 256, 256, crate::resize::Filter::Bicubic)
+            .unwrap()
+            .mapv(|v| v.clamp(0.0, 1.0));
+        assert_eq!(
+            niqe_any_size(&img.view()).unwrap(),
+            niqe(&big.view()).unwrap()
+        );
+        assert_eq!(
+            niqe_any_size(&big.view()).unwrap(),
+            niqe(&big.view()).unwrap()
+        );
     }
 }
