@@ -6,7 +6,7 @@
 //!
 //! Training code is generic over `B: AutodiffBackend`; [`with_backend`] picks the concrete type.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 /// The CPU backend.
 pub type Cpu = burn::backend::Flex;
@@ -63,7 +63,9 @@ pub fn with_backend<T: BackendTask>(device: DeviceChoice, task: T) -> Result<T::
         DeviceChoice::Cuda(n) => task.run::<GpuAutodiff>(burn::backend::cuda::CudaDevice::new(n)),
         #[cfg(not(feature = "cuda"))]
         DeviceChoice::Cuda(_) => {
-            bail!("this lrpo-train was built without CUDA support; rebuild with `--features cuda`")
+            anyhow::bail!(
+                "this lrpo-train was built without CUDA support; rebuild with `--features cuda`"
+            )
         }
     }
 }

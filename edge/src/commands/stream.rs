@@ -77,7 +77,7 @@ pub fn update_tracks(tracks: &[Detection], found: Vec<Detection>, alpha: f64) ->
             match tracks
                 .iter()
                 .filter(|t| t.iou(&d) > 0.3)
-                .max_by(|a, b| a.iou(&d).partial_cmp(&b.iou(&d)).unwrap())
+                .max_by(|a, b| a.iou(&d).total_cmp(&b.iou(&d)))
             {
                 Some(t) => Detection {
                     landmarks: smooth_landmarks(&t.landmarks, &d.landmarks, alpha),
