@@ -211,11 +211,23 @@ mod tests {
 
     #[test]
     fn shipped_configs_are_valid() {
-        for name in ["tiny", "cpu", "default", "gpu"] {
+        for name in [
+            "tiny",
+            "cpu",
+            "default",
+            "gpu",
+            "student-128",
+            "student-256",
+        ] {
             let p = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../configs")
                 .join(format!("{name}.toml"));
-            RunConfig::load(&p).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let c = RunConfig::load(&p).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            if name.starts_with("student") {
+                // Trained on the ground truth alone: `distill` needs no teacher for them.
+                assert!(!c.distill.uses_teacher(), "{name}");
+                assert!(c.distill.fresh_gt && c.distill.clean_fraction > 0.0, "{name}");
+            }
         }
     }
 
