@@ -5,7 +5,7 @@
 #
 # FACESET_DIR is OUT/faces and SOURCES_DIR OUT/sources of scripts/build-face-set.sh OUT.
 # Models (environment, paths to ONNX files with their cards):
-#   MODEL    the shipped int8 model          (default models/restore_student_int8.onnx)
+#   MODEL    the shipped int8 model          (default models/gt_student_int8.onnx)
 #   F32      its f32 export                  (default MODEL without _int8)
 #   COMPARE  other models for the table, space-separated
 #            (default: models/lrpo_student_int8.onnx models/sft_student_int8.onnx)
@@ -13,7 +13,8 @@
 #   1. the frozen protocol at 128 px (4 seeded degradations per face, paired 95 % intervals
 #      over identities against bicubic) for MODEL, F32 and COMPARE;
 #   2. the real-photo check: the clean photos that hold test faces through the whole pipeline
-#      (`lrpo-edge eval --real`, default detail gate) with MODEL, plus a contact sheet;
+#      (`lrpo-edge eval --real`, default detail gate) with MODEL, plus a contact sheet; and the
+#      same photos degraded whole (`lrpo-edge degrade --unscaled`, seed 7);
 #   3. time per 128 x 128 face, 1 and 2 threads, MODEL and F32 (`lrpo-edge bench`).
 # RESULTS_DIR (default target/quality) keeps every report; benchmarks/quality.md the summary.
 # Needs release binaries: cargo build --release -p lrpo-edge.
@@ -23,7 +24,7 @@ set_dir="${1:?usage: scripts/benchmark-quality.sh FACESET_DIR SOURCES_DIR [RESUL
 src_dir="${2:?sources folder}"
 res="${3:-target/quality}"
 E="${LRPO_EDGE:-target/release/lrpo-edge}"
-model="${MODEL:-models/restore_student_int8.onnx}"
+model="${MODEL:-models/gt_student_int8.onnx}"
 f32="${F32:-${model/_int8.onnx/.onnx}}"
 read -r -a compare <<<"${COMPARE:-models/lrpo_student_int8.onnx models/sft_student_int8.onnx}"
 mkdir -p "$res"
@@ -47,6 +48,11 @@ for f in m["faces"]:
 PY
 "$E" eval --real "$photos" --manifest "$set_dir" --split test --model "$model" \
   -o "$res/real-clean" >/dev/null
+# The same photos degraded as a whole (lrpo preset, seed 7): does the pipeline restore them?
+rm -rf "$res/photos-degraded"
+"$E" degrade "$photos" -o "$res/photos-degraded" --seed 7 --unscaled >/dev/null
+"$E" eval --real "$res"/photos-degraded/*_lq.png --manifest "$set_dir" --split test \
+  --model "$model" -o "$res/real-degraded" >/dev/null
 
 : >"$res/bench.txt"
 for m in "$model" "$f32"; do
@@ -137,6 +143,18 @@ for r in rows:
     w(f"| {r['image']} | {side:.0f} | {'yes' if kept else 'kept'} | {g('identity distance to input')} | "
       f"{g('PSNR vs input (changed px)', 1)} | {g('sharpness ratio', 2)} |")
 w("")
+rd = json.load(open(f"{res}/real-degraded/report.json"))
+sd = rd["settings"]
+w("## The same photos degraded (`degrade --unscaled`, lrpo preset, seed 7)")
+w("")
+w(f"{sd['faces']} test faces found in the degraded photos. Against the degraded input (no ground "
+  f"truth here): median identity distance input→output {sd['median identity distance to input']:.3f}, "
+  f"median PSNR vs input over changed pixels {sd['median PSNR vs input (changed px)']:.1f} dB, "
+  f"median sharpness ratio output / input {sd['median sharpness ratio']:.2f} (denoising lowers "
+  f"it: noise has a large Laplacian). NIQE / BRISQUE input → output (means): ")
+ai, ao = rd["aggregate"]["input"], [v for k, v in rd["aggregate"].items() if k != "input"][0]
+w(f"{ai['NIQE']['mean']:.1f} → {ao['NIQE']['mean']:.1f} / {ai['BRISQUE']['mean']:.1f} → {ao['BRISQUE']['mean']:.1f}.")
+w("")
 w("## Time per 128 × 128 face on this machine (`lrpo-edge bench`)")
 w("")
 w("| model | threads | median (ms) | p90 (ms) |")
@@ -146,7 +164,8 @@ for line in open(f"{res}/bench.txt"):
     if m:
         w(f"| {label(m.group(1))} | {m.group(2)} | {m.group(3)} | {m.group(4)} |")
 w("")
-w(f"Reports: `{res}/synthetic-128/`, `{res}/real-clean/` (with the contact sheet), `{res}/bench.txt`.")
+w(f"Reports: `{res}/synthetic-128/`, `{res}/real-clean/` and `{res}/real-degraded/` (with contact "
+  f"sheets), `{res}/bench.txt`.")
 open("benchmarks/quality.md", "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 PY

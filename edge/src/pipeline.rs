@@ -28,11 +28,14 @@ pub struct PipelineOptions {
     pub max_faces: Option<usize>,
     /// Width of the blend's soft edge as a fraction of the crop side (0–0.5). Default 0.1.
     pub feather: f64,
-    /// The detail gate, in dB (`None`: off): a face larger than the policy's crop is first
-    /// shrunk to the crop and enlarged back; if that round trip changes it by more than this
-    /// (PSNR below it), the face holds detail the policy's resolution cannot carry, and it is
-    /// left as it is instead of being restored blurred. Default [`DEFAULT_DETAIL_GATE_DB`].
-    pub detail_gate_db: Option<f64>,
+    /// The detail gate in dB (`None`: off). A face larger than the policy's size is shrunk to
+    /// that size and enlarged back; when that round trip keeps it within this PSNR, the face
+    /// holds no detail finer than the policy's size and is restored there, at the scale the
+    /// policy was trained at; otherwise it holds detail the policy's scale cannot carry and is
+    /// left as it is instead of being restored blurred ([`Pipeline::gate_faces`]). Default
+    /// [`DEFAULT_DETAIL_GATE_DB`]; off restores every face at [`crop_side`] (its own side, for
+    /// a policy that takes any side).
+    pub detail_gate: Option<f64>,
     /// Upscaling factor of the output frame (1, 2 or 4, as GFPGAN's `-s`): faces are found on
     /// the input, the frame is enlarged (bicubic) and every face restored at its enlarged size.
     /// Default 1.
@@ -59,14 +62,21 @@ pub fn crop_side(card: &PolicyCard, native: usize) -> usize {
     (native.div_ceil(m) * m).clamp(size.min(limit), limit)
 }
 
-/// Default of [`PipelineOptions::detail_gate_db`]. It only matters for policies restored at a
-/// fixed crop size (ε-models, fixed-size cards): a face restored at its own side loses nothing
-/// in the round trip. Chosen for the earlier 64-px student restored at 64 px, on the
-/// face set's validation faces, whose round trip through 64 px scores 27.3–32.0 dB on the 6
-/// clean ones (they hold detail: kept) and 32.7–47.3 dB on the 5 still detected after
-/// degrading their photos (`degrade --unscaled`, seed 11: restored); the gate sits between.
-/// See `benchmarks/protocol/README.md`.
-pub const DEFAULT_DETAIL_GATE_DB: f64 = 32.5;
+/// Default of [`PipelineOptions::detail_gate`], for the 128-px student: chosen on the face
+/// set's validation photos, whose faces (168–552 px) score 30.4–39.6 dB through 128 px when
+/// clean (they hold finer detail: kept) and 43.1–54.1 dB after degrading the photos
+/// (`degrade --unscaled`, seed 7: restored); the gate sits between. A policy of another size
+/// needs its own value (the earlier 64-px student used 32.5).
+pub const DEFAULT_DETAIL_GATE_DB: f64 = 41.5;
+
+/// A face to restore and the side of the crop it is restored at.
+#[derive(Debug, Clone)]
+pub struct PlannedFace {
+    /// Where it was found.
+    pub detection: Detection,
+    /// Side of its aligned crop in pixels (one the policy's card accepts).
+    pub side: usize,
+}
 
 /// A face the pipeline found but left unchanged, and why.
 #[derive(Debug, Clone)]
@@ -75,7 +85,7 @@ pub struct KeptFace {
     pub detection: Detection,
     /// The crop side at which the face is at its own resolution.
     pub native_side: usize,
-    /// PSNR (dB) of its round trip through the side it would be restored at.
+    /// PSNR (dB) of its round trip through the policy's size.
     pub detail_db: f64,
 }
 
@@ -87,17 +97,17 @@ pub fn native_side(landmarks: &Landmarks) -> Result<usize> {
     Ok((side / 8).max(1) * 8)
 }
 
-/// PSNR (dB) between a face aligned at `side` px and the same crop shrunk to `size` px
-/// (antialiased) and enlarged back (bicubic): how much of the face's detail a `size`-px crop
-/// loses. `+∞` when `side <= size`. The side is capped at 512 px (what is lost at 512 is lost
-/// at any larger side too).
+/// PSNR (dB) between a face aligned at its own side (capped at 512 px) and the same crop
+/// shrunk to `size` px (antialiased) and enlarged back (bicubic): how much of the face's detail
+/// a `size`-px crop loses. `+∞` when the face is not larger than `size`. Returns the native side
+/// and the PSNR.
 pub fn round_trip_psnr(
     frame: &ArrayView3<f32>,
     landmarks: &Landmarks,
     size: usize,
 ) -> Result<(usize, f64)> {
     let native = native_side(landmarks)?;
-    let side = native.min(512);
+    let side = native.min(MAX_CROP_SIDE);
     if side <= size {
         return Ok((native, f64::INFINITY));
     }
@@ -117,7 +127,7 @@ impl Default for PipelineOptions {
             only_center_face: false,
             max_faces: None,
             feather: 0.1,
-            detail_gate_db: Some(DEFAULT_DETAIL_GATE_DB),
+            detail_gate: Some(DEFAULT_DETAIL_GATE_DB),
             upscale: 1,
         }
     }
@@ -197,31 +207,46 @@ impl Pipeline {
         Ok(det.detect(frame)?)
     }
 
-    /// Splits faces into those to restore and those the detail gate keeps as they are (see
-    /// [`PipelineOptions::detail_gate_db`]).
+    /// Decides, face by face, the side each is restored at, or that the detail gate keeps it
+    /// as it is (see [`PipelineOptions::detail_gate`]). With the gate a face is restored at
+    /// the policy's size when its round trip through that size scores at least the gate, and
+    /// kept otherwise; without it every face is restored at [`crop_side`].
     pub fn gate_faces(
         &self,
         frame: &ArrayView3<f32>,
         faces: Vec<Detection>,
-    ) -> Result<(Vec<Detection>, Vec<KeptFace>)> {
-        let Some(gate) = self.options.detail_gate_db else {
-            return Ok((faces, vec![]));
+    ) -> Result<(Vec<PlannedFace>, Vec<KeptFace>)> {
+        let Some(gate) = self.options.detail_gate else {
+            return faces
+                .into_iter()
+                .map(|f| self.plan(f))
+                .collect::<Result<_>>()
+                .map(|p| (p, vec![]));
         };
+        let size = self.policy.crop_size();
         let (mut restore, mut kept) = (Vec::new(), Vec::new());
         for f in faces {
-            let size = self.crop_side_for(&f)?;
             let (native_side, detail_db) = round_trip_psnr(frame, &f.landmarks, size)?;
-            if detail_db < gate {
+            if detail_db >= gate {
+                restore.push(PlannedFace {
+                    detection: f,
+                    side: size,
+                });
+            } else {
                 kept.push(KeptFace {
                     detection: f,
                     native_side,
                     detail_db,
                 });
-            } else {
-                restore.push(f);
             }
         }
         Ok((restore, kept))
+    }
+
+    /// Face `f` restored at [`crop_side`] of its native side (no gate).
+    pub fn plan(&self, f: Detection) -> Result<PlannedFace> {
+        let side = self.crop_side_for(&f)?;
+        Ok(PlannedFace { detection: f, side })
     }
 
     /// Restores the given faces (landmarks) of a frame. Faces are cropped from the input frame
@@ -230,13 +255,17 @@ impl Pipeline {
     pub fn restore_faces(
         &self,
         frame: &ArrayView3<f32>,
-        faces: &[Detection],
+        faces: &[PlannedFace],
     ) -> Result<(Array3<f32>, Vec<FaceResult>)> {
         check_rgb(frame, "frame")?;
         let mut out = frame.to_owned();
         let mut results = Vec::with_capacity(faces.len());
-        for (k, f) in faces.iter().enumerate() {
-            let size = self.crop_side_for(f)?;
+        for (k, PlannedFace { detection: f, side }) in faces.iter().enumerate() {
+            let size = *side;
+            ensure!(
+                self.policy.card().accepts_size(size as u32),
+                "a {size} px crop does not fit this policy"
+            );
             let t = face_to_crop(&f.landmarks, size)?;
             let crop = warp_to_crop(frame, &t, size, Interp::Bicubic, Border::Replicate)?;
             let start = Instant::now();

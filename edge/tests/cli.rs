@@ -476,7 +476,15 @@ fn upscale_enlarges_restore_and_stream_outputs_and_refuses_other_factors() {
     let photo = faces().join("grace_hopper.jpg");
     let o = bin()
         .current_dir(common::root())
-        .args(["restore", "--upscale", "2", "--side-by-side", "-o"])
+        .args([
+            "restore",
+            "--upscale",
+            "2",
+            "--side-by-side",
+            "--detail-gate",
+            "off",
+            "-o",
+        ])
         .arg(dir.join("out"))
         .arg("--model")
         .arg(&model)

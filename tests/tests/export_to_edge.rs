@@ -83,7 +83,7 @@ fn an_exported_student_restores_a_photo_on_the_edge() {
             policy,
             detector: detector(),
             options: PipelineOptions {
-                detail_gate_db: None,
+                detail_gate: None,
                 ..PipelineOptions::default()
             },
         };

@@ -226,7 +226,10 @@ mod tests {
             if name.starts_with("student") {
                 // Trained on the ground truth alone: `distill` needs no teacher for them.
                 assert!(!c.distill.uses_teacher(), "{name}");
-                assert!(c.distill.fresh_gt && c.distill.clean_fraction > 0.0, "{name}");
+                assert!(
+                    c.distill.fresh_gt && c.distill.clean_fraction > 0.0,
+                    "{name}"
+                );
             }
         }
     }

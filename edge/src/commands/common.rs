@@ -120,10 +120,11 @@ pub struct FaceArgs {
     /// Soft edge of the paste-back mask, as a fraction of the crop side (0–0.5).
     #[arg(long, default_value_t = 0.1)]
     pub feather: f64,
-    /// Detail gate in dB: a face larger than the policy's crop whose shrink-and-enlarge round
-    /// trip through the crop size scores below this PSNR holds detail the policy cannot carry
-    /// and is left unchanged (reported). `off` restores every face. Default 32.5
-    /// (`lrpo_edge::pipeline::DEFAULT_DETAIL_GATE_DB`).
+    /// Detail gate in dB: a face larger than the policy's size whose shrink-and-enlarge round
+    /// trip through that size scores at least this PSNR holds no finer detail and is restored
+    /// at the policy's size; one that scores below holds detail the policy would blur and is
+    /// left unchanged (reported). `off` restores every face (at its own side when the policy
+    /// takes any side). Default 41.5 (`lrpo_edge::pipeline::DEFAULT_DETAIL_GATE_DB`).
     #[arg(long)]
     pub detail_gate: Option<String>,
     /// Upscale the output N times (1, 2 or 4): the frame is enlarged (bicubic) and every face
@@ -138,12 +139,12 @@ impl FaceArgs {
         if !(self.feather > 0.0 && self.feather <= 0.5) {
             bail!("--feather must be in (0, 0.5], got {}", self.feather);
         }
-        let detail_gate_db = parse_detail_gate(self.detail_gate.as_deref())?;
+        let detail_gate = parse_detail_gate(self.detail_gate.as_deref())?;
         Ok(PipelineOptions {
             only_center_face: self.only_center_face,
             max_faces: self.max_faces,
             feather: self.feather,
-            detail_gate_db,
+            detail_gate,
             upscale: crate::pipeline::check_upscale(self.upscale)?,
         })
     }

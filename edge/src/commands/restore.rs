@@ -1,7 +1,7 @@
 //! `lrpo-edge restore`: restore the faces in image files.
 
 use super::common::{DetectorArgs, FaceArgs, OutputGuard, PolicyArgs, output_name, pipeline};
-use crate::pipeline::{crop_side, upscale_frame};
+use crate::pipeline::upscale_frame;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::image::{load_rgb, save_rgb};
@@ -110,11 +110,11 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                     .iter()
                     .map(|k| {
                         format!(
-                            "; kept a {} px face as it is (round trip through the {} px it would be restored at: {:.1} dB, under the detail gate's {} dB)",
+                            "; kept a {} px face as it is (round trip through the policy's {} px: {:.1} dB, under the detail gate's {} dB)",
                             k.native_side,
-                            crop_side(pipe.policy.card(), k.native_side),
+                            pipe.policy.crop_size(),
                             k.detail_db,
-                            pipe.options.detail_gate_db.unwrap_or(f64::NAN)
+                            pipe.options.detail_gate.unwrap_or(f64::NAN)
                         )
                     })
                     .collect::<String>();

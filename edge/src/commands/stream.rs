@@ -152,7 +152,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut buf = vec![0u8; args.width * args.height * 3];
     let mut tracks: Vec<Detection> = Vec::new();
-    let mut restored_tracks: Vec<Detection> = Vec::new();
+    let mut restored_tracks: Vec<crate::pipeline::PlannedFace> = Vec::new();
     let mut lat = Latency(Vec::new());
     let mut frame_no = 0usize;
     eprintln!(

@@ -95,9 +95,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         policy,
         detector: Some(Box::new(Mtcnn::load(&det_dir, MtcnnConfig::default())?)),
         options: PipelineOptions {
-            detail_gate_db: crate::commands::common::parse_detail_gate(
-                args.detail_gate.as_deref(),
-            )?,
+            detail_gate: crate::commands::common::parse_detail_gate(args.detail_gate.as_deref())?,
             ..PipelineOptions::default()
         },
     };
@@ -297,7 +295,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         "photos": photos.len(),
         "faces": faces,
         "model": model,
-        "detail_gate_db": pipe.options.detail_gate_db,
+        "detail_gate": pipe.options.detail_gate,
         "manifest": args.manifest,
         "split": args.manifest.as_ref().map(|_| args.split.clone()),
         "median identity distance to input": med_id,
