@@ -13,8 +13,9 @@
 #   1. the frozen protocol at 128 px (4 seeded degradations per face, paired 95 % intervals
 #      over identities against bicubic) for MODEL, F32 and COMPARE;
 #   2. the real-photo check: the clean photos that hold test faces through the whole pipeline
-#      (`lrpo-edge eval --real`, default detail gate) with MODEL, plus a contact sheet; and the
-#      same photos degraded whole (`lrpo-edge degrade --unscaled`, seed 7);
+#      (`lrpo-edge eval --real`, default detail gate, and with the gate off) with MODEL, plus
+#      contact sheets; and the same photos degraded whole (`lrpo-edge degrade --unscaled`,
+#      seed 7);
 #   3. time per 128 x 128 face, 1 and 2 threads, MODEL and F32 (`lrpo-edge bench`).
 # RESULTS_DIR (default target/quality) keeps every report; benchmarks/quality.md the summary.
 # Needs release binaries: cargo build --release -p lrpo-edge.
@@ -34,6 +35,14 @@ for m in "${compare[@]}"; do margs+=(--model "$m"); done
 "$E" eval --manifest "$set_dir" --split test --per-face 4 --seed 0 --size 128 \
   --baseline input --baseline bicubic "${margs[@]}" -o "$res/synthetic-128" >/dev/null
 
+# The paper's question at our scale: the LRPO student against the supervised-only student
+# (the same 64-px student distilled from the pretrained policy), paired.
+lrpo=models/lrpo_student_int8.onnx; sft=models/sft_student_int8.onnx
+if [ -f "$lrpo" ] && [ -f "$sft" ]; then
+  "$E" eval --manifest "$set_dir" --split test --per-face 4 --seed 0 --size 128 \
+    --model "$lrpo" --model "$sft" --reference sft_student_int8 -o "$res/lrpo-vs-sft" >/dev/null
+fi
+
 photos="$res/photos"
 rm -rf "$photos"; mkdir -p "$photos"
 python3 - "$set_dir/faces.json" "$src_dir" "$photos" <<'PY'
@@ -48,6 +57,9 @@ for f in m["faces"]:
 PY
 "$E" eval --real "$photos" --manifest "$set_dir" --split test --model "$model" \
   -o "$res/real-clean" >/dev/null
+# The same with the gate off: every clean face restored at its own side.
+"$E" eval --real "$photos" --manifest "$set_dir" --split test --model "$model" --detail-gate off \
+  -o "$res/real-clean-gate-off" >/dev/null
 # The same photos degraded as a whole (lrpo preset, seed 7): does the pipeline restore them?
 rm -rf "$res/photos-degraded"
 "$E" degrade "$photos" -o "$res/photos-degraded" --seed 7 --unscaled >/dev/null
@@ -128,6 +140,21 @@ for meth in syn["methods"]:
         for m in metrics)
     w(f"| {meth} | {means} | {diffs} |")
 w("")
+import os
+if os.path.exists(f"{res}/lrpo-vs-sft/report.json"):
+    ls = json.load(open(f"{res}/lrpo-vs-sft/report.json"))
+    w("## LRPO student against the supervised-only student (64-px students, paired)")
+    w("")
+    w("`lrpo_student_int8` − `sft_student_int8` on the same items, 95 % interval over identities "
+      "(identities where LRPO is better):")
+    w("")
+    w("| metric | LRPO − SFT |")
+    w("|---|---:|")
+    for p in ls["paired"]:
+        if p["reference"] == "sft_student_int8" and p["method"] == "lrpo_student_int8" and \
+                p["metric"] in ("reward", "NIQE", "PSNR (dB)", "SSIM", "BRISQUE", "identity distance"):
+            w(f"| {p['metric']} | {p['mean']:+.3f} [{p['lo']:+.3f}, {p['hi']:+.3f}] ({p['better']}/{p['identities']}) |")
+    w("")
 w("## Real clean photos through `lrpo-edge restore`'s pipeline")
 w("")
 w(f"{s['faces']} test faces in {s['photos']} photos; {s['analysis']}.")
@@ -142,6 +169,12 @@ for r in rows:
     kept = mt.get("restored (1) or kept by the detail gate (0)", {}).get("value", 1.0)
     w(f"| {r['image']} | {side:.0f} | {'yes' if kept else 'kept'} | {g('identity distance to input')} | "
       f"{g('PSNR vs input (changed px)', 1)} | {g('sharpness ratio', 2)} |")
+w("")
+go = json.load(open(f"{res}/real-clean-gate-off/report.json"))["settings"]
+w("")
+w(f"With `--detail-gate off` (every face restored, at its own side): median identity distance "
+  f"{go['median identity distance to input']:.3f}, PSNR vs input over changed pixels "
+  f"{go['median PSNR vs input (changed px)']:.1f} dB, sharpness ratio {go['median sharpness ratio']:.2f}.")
 w("")
 rd = json.load(open(f"{res}/real-degraded/report.json"))
 sd = rd["settings"]
