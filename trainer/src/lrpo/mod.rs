@@ -19,5 +19,6 @@
 pub mod advantage;
 pub mod config;
 pub mod loss;
+pub mod records;
 pub mod rollout;
 pub mod train;

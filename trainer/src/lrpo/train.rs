@@ -4,6 +4,7 @@
 use super::advantage::{advantages, assign, step_weights};
 use super::config::{GtTarget, UpdateMode};
 use super::loss::{gaussian_logprob_mean, gt_loss, kl_same_sigma, ppo_clip_loss};
+use super::records::{plot_rl, save_failure, save_grid, stats};
 use super::rollout::{Trajectories, rollout};
 use crate::backend::BackendTask;
 use crate::checkpoint;
@@ -13,18 +14,17 @@ use crate::diffusion::{ddim_mean, normal};
 use crate::model::unet::UNet;
 use crate::optim_utils::clip_grad_norm;
 use crate::pretrain::{RunInfo, tensor4, to_image};
-use crate::runlog::{self, RunLog};
+use crate::runlog::RunLog;
 use anyhow::{Context, Result, bail};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use lrpo_shared::degrade::DegradePreset;
-use lrpo_shared::image::save_rgb;
 use lrpo_shared::reward::{Reward, RewardBreakdown, RewardSpec};
 use lrpo_shared::rng::Rng;
 use lrpo_shared::schedule::{NoiseSchedule, step_std_devs};
-use ndarray::{Array3, Axis, concatenate};
+use ndarray::Array3;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -60,15 +60,6 @@ pub struct Lrpo {
     pub stop_at: Option<u64>,
 }
 
-/// Per-iteration statistics.
-#[derive(Debug, Clone, Default)]
-pub struct IterStats {
-    /// Mean reward.
-    pub reward_mean: f64,
-    /// Reward std over all candidates.
-    pub reward_std: f64,
-}
-
 /// What an LRPO run reports.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -80,16 +71,41 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-fn stats(v: &[f64]) -> serde_json::Value {
-    let n = v.len().max(1) as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let s = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt();
-    let (lo, hi) = v
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-            (a.min(x), b.max(x))
-        });
-    serde_json::json!({"mean": m, "std": s, "min": lo, "max": hi})
+/// The GT term's targets (step 7 of the iteration), one per trained step, `None` outside the
+/// last `gt_steps` trained steps: `x^GT_prev = sqrt(ᾱ_prev)·base + sqrt(1 − ᾱ_prev)·ε` with
+/// fresh `ε`, where `base` is the ground truth (`clean-marginal`) or, as the reference code
+/// does, the previous (later-step) target (`cumulative`). Steps are drawn from the last one
+/// backwards, so the noise draws follow the reference's order.
+fn gt_targets<B: Backend>(
+    rl: &super::config::RlConfig,
+    steps: &[lrpo_shared::schedule::DdimStep],
+    gt_all: &Tensor<B, 4>,
+    trained: usize,
+    rng: &mut Rng,
+) -> Vec<Option<Tensor<B, 4>>> {
+    let mut out: Vec<Option<Tensor<B, 4>>> = vec![None; trained];
+    if rl.gt_target == GtTarget::Off || rl.gt_weight <= 0.0 {
+        return out;
+    }
+    let gt_from = trained.saturating_sub(rl.gt_steps);
+    let mut cum = gt_all.clone();
+    for j in (gt_from..trained).rev() {
+        let s = &steps[j];
+        let (a, b) = (
+            s.alpha_prod_t_prev.sqrt(),
+            (1.0 - s.alpha_prod_t_prev).sqrt(),
+        );
+        let e = normal::<B, 4>(rng, gt_all.dims(), &gt_all.device());
+        let base = if rl.gt_target == GtTarget::Cumulative {
+            cum.clone()
+        } else {
+            gt_all.clone()
+        };
+        let target = base.mul_scalar(a) + e.mul_scalar(b);
+        cum = target.clone();
+        out[j] = Some(target);
+    }
+    out
 }
 
 /// Rows `idx` of a batch tensor.
@@ -160,7 +176,6 @@ impl BackendTask for Lrpo {
         let sig = step_std_devs(&steps);
         let weights = step_weights(&sig, rl.step_weights);
         let trained = rl.trained_steps();
-        let gt_from = trained.saturating_sub(rl.gt_steps);
         let reward = build_reward(&cfg)?;
         let set = FaceSet::load(&data, &cfg.data)?;
         let preset = DegradePreset::by_name(&cfg.data.preset)?;
@@ -295,27 +310,7 @@ impl BackendTask for Lrpo {
                 };
                 let gt_all = tensor4::<B>(gt_rep.clone(), n, r, &device);
                 let lq_all = tensor4::<B>(lq_rep.clone(), n, r, &device);
-                // GT targets (fresh noise) for the GT-term steps, per candidate.
-                let mut gt_targets: Vec<Option<Tensor<B, 4>>> = vec![None; trained];
-                if rl.gt_target != GtTarget::Off && rl.gt_weight > 0.0 {
-                    let mut cum = gt_all.clone();
-                    for j in (gt_from..trained).rev() {
-                        let s = &steps[j];
-                        let (a, b) = (
-                            s.alpha_prod_t_prev.sqrt(),
-                            (1.0 - s.alpha_prod_t_prev).sqrt(),
-                        );
-                        let e = normal::<B, 4>(&mut rng, [n, 3, r, r], &device);
-                        let base = if rl.gt_target == GtTarget::Cumulative {
-                            cum.clone()
-                        } else {
-                            gt_all.clone()
-                        };
-                        let target = base.mul_scalar(a) + e.mul_scalar(b);
-                        cum = target.clone();
-                        gt_targets[j] = Some(target);
-                    }
-                }
+                let gt_targets = gt_targets(&rl, &steps, &gt_all, trained, &mut rng);
                 // As the reference iterates: a fresh permutation of the candidates, cut into
                 // mini-batches; each mini-batch trained over its steps in order.
                 let order = minibatch_order(cand.len(), rl.seed, it);
@@ -493,110 +488,63 @@ impl BackendTask for Lrpo {
     }
 }
 
-fn save_failure(
-    run: &Path,
-    it: u64,
-    lqs: &[Array3<f32>],
-    gts: &[Array3<f32>],
-    finals: &[Array3<f32>],
-) -> Result<PathBuf> {
-    let dir = run.join(format!("failures/iteration_{it:06}"));
-    for (k, (l, g)) in lqs.iter().zip(gts).enumerate() {
-        save_rgb(&dir.join(format!("group{k}_lq.png")), &l.view())?;
-        save_rgb(&dir.join(format!("group{k}_gt.png")), &g.view())?;
-    }
-    for (i, f) in finals.iter().enumerate() {
-        if f.iter().all(|v| v.is_finite()) {
-            save_rgb(&dir.join(format!("candidate{i}.png")), &f.view())?;
-        }
-    }
-    Ok(dir)
-}
-
-/// `RUN/grids/iteration_N_groupK.png`: LQ | candidates | GT.
-fn save_grid(
-    run: &Path,
-    it: u64,
-    lqs: &[Array3<f32>],
-    gts: &[Array3<f32>],
-    finals: &[Array3<f32>],
-    g: usize,
-) -> Result<()> {
-    for (k, (l, gt)) in lqs.iter().zip(gts).enumerate() {
-        let mut row = vec![l.view()];
-        row.extend(finals[k * g..(k + 1) * g].iter().map(|f| f.view()));
-        row.push(gt.view());
-        let grid = concatenate(Axis(2), &row)?;
-        save_rgb(
-            &run.join(format!("grids/iteration_{it:06}_group{k}.png")),
-            &grid.view(),
-        )?;
-    }
-    Ok(())
-}
-
-/// `RUN/plots/reward.png` and component curves from `RUN/metrics.jsonl`.
-pub fn plot_rl(run: &Path) -> Result<()> {
-    use crate::plot::{Series, line_chart};
-    let recs = runlog::read(&run.join("metrics.jsonl"))?;
-    let pick = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| -> Vec<(f64, f64)> {
-        recs.iter()
-            .filter(|r| r["kind"] == "rl")
-            .filter_map(|r| Some((r["step"].as_f64()?, f(r)?)))
-            .collect()
-    };
-    let mean = pick(&|r| r["reward"]["mean"].as_f64());
-    let hi = pick(&|r| r["reward"]["max"].as_f64());
-    let lo = pick(&|r| r["reward"]["min"].as_f64());
-    line_chart(
-        &run.join("plots/reward.png"),
-        "LRPO reward per iteration",
-        "iteration",
-        &[
-            Series {
-                label: "mean",
-                color: [30, 90, 200],
-                points: &mean,
-            },
-            Series {
-                label: "max",
-                color: [60, 170, 60],
-                points: &hi,
-            },
-            Series {
-                label: "min",
-                color: [200, 60, 60],
-                points: &lo,
-            },
-        ],
-        false,
-    )?;
-    let kl = pick(&|r| r["approx_kl"].as_f64());
-    let clip = pick(&|r| r["clip_fraction"].as_f64());
-    line_chart(
-        &run.join("plots/ppo.png"),
-        "PPO: approx KL and clip fraction",
-        "iteration",
-        &[
-            Series {
-                label: "approx KL",
-                color: [200, 40, 40],
-                points: &kl,
-            },
-            Series {
-                label: "clip fraction",
-                color: [120, 120, 120],
-                points: &clip,
-            },
-        ],
-        false,
-    )?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Cpu;
+    use crate::lrpo::config::RlConfig;
+
+    #[test]
+    fn gt_targets_sit_on_the_last_trained_steps_at_the_previous_steps_noise_level() {
+        let schedule = NoiseSchedule::new(Default::default()).unwrap();
+        let steps = schedule.ddim_steps(50, 1.0).unwrap();
+        let rl = RlConfig::default();
+        let trained = rl.trained_steps();
+        let device = Default::default();
+        // A constant ground truth, so that each target's mean and spread are known in closed
+        // form: mean sqrt(ᾱ_prev)·g, std sqrt(1 − ᾱ_prev).
+        let g = 0.5f32;
+        let gt = Tensor::<Cpu, 4>::full([4, 3, 16, 16], g, &device);
+        let t = gt_targets(&rl, &steps, &gt, trained, &mut Rng::new(3));
+        assert_eq!(t.len(), trained);
+        let on: Vec<usize> = (0..trained).filter(|&j| t[j].is_some()).collect();
+        assert_eq!(on, (trained - rl.gt_steps..trained).collect::<Vec<_>>());
+        for &j in &on {
+            let a = steps[j].alpha_prod_t_prev;
+            let v: Vec<f32> = t[j].clone().unwrap().into_data().to_vec().unwrap();
+            let n = v.len() as f64;
+            let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+            let sd = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+            assert!((mean - a.sqrt() * g as f64).abs() < 4.0 * (1.0 - a).sqrt() / n.sqrt() + 1e-6);
+            assert!(
+                (sd / (1.0 - a).sqrt() - 1.0).abs() < 0.05,
+                "step {j}: sd {sd}"
+            );
+        }
+        // The reference's cumulative variant noises the previous target again: more spread.
+        let cum = RlConfig {
+            gt_target: GtTarget::Cumulative,
+            ..RlConfig::default()
+        };
+        let c = gt_targets(&cum, &steps, &gt, trained, &mut Rng::new(3));
+        let first = trained - rl.gt_steps;
+        let sd = |x: &Tensor<Cpu, 4>| {
+            let v: Vec<f32> = x.clone().into_data().to_vec().unwrap();
+            let m = v.iter().sum::<f32>() / v.len() as f32;
+            (v.iter().map(|&y| (y - m).powi(2)).sum::<f32>() / v.len() as f32).sqrt()
+        };
+        assert!(sd(c[first].as_ref().unwrap()) > sd(t[first].as_ref().unwrap()));
+        // Off (or λ = 0): no targets at all.
+        let off = RlConfig {
+            gt_weight: 0.0,
+            ..RlConfig::default()
+        };
+        assert!(
+            gt_targets(&off, &steps, &gt, trained, &mut Rng::new(3))
+                .iter()
+                .all(Option::is_none)
+        );
+    }
 
     #[test]
     fn minibatch_order_is_a_seeded_permutation_per_iteration() {
