@@ -7,7 +7,7 @@ use crate::config::RunConfig;
 use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::model::unet::UNet;
-use crate::pretrain::{tensor4, to_image};
+use crate::tensor::{tensor4, to_image};
 use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::tensor::backend::Backend;
@@ -85,11 +85,7 @@ pub fn load_policy<B: Backend>(
     device: &B::Device,
 ) -> Result<(RunConfig, UNet<B>, String)> {
     let cfg = RunConfig::load(&run.join("config.toml"))?;
-    let info: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(run.join("run.json"))
-            .with_context(|| format!("{}: not a run folder", run.display()))?,
-    )?;
-    let kind = info["command"].as_str().unwrap_or("pretrain").to_string();
+    let kind = crate::run::RunInfo::load(run)?.command;
     let mut ck = checkpoint::load_latest(run)?
         .with_context(|| format!("{}: no checkpoint", run.display()))?;
     let blob = if kind == "pretrain" {

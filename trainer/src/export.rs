@@ -243,15 +243,7 @@ pub fn export<B: Backend>(
     let f32_path = out.with_file_name(format!("{name}.onnx"));
     let data_dir = match calib {
         Some(c) => c.to_path_buf(),
-        None => {
-            let info: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(run.join("run.json"))?)?;
-            PathBuf::from(
-                info["data"]
-                    .as_str()
-                    .context("run.json names no data folder")?,
-            )
-        }
+        None => crate::run::RunInfo::load(run)?.data,
     };
     let inputs = calibration_inputs(&cfg, &data_dir, 32)?;
     let check = &inputs[..inputs.len().min(8)];
@@ -420,8 +412,7 @@ pub fn export_eps<B: Backend>(
     let m = OnnxModel::load(&path)?;
     check_card(&c, &m)?;
     // Check on real LQs at two noise levels.
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("run.json"))?)?;
-    let data = PathBuf::from(info["data"].as_str().context("run.json names no data")?);
+    let data = crate::run::RunInfo::load(run)?.data;
     let inputs = calibration_inputs(&cfg, &data, 2)?;
     let r = cfg.data.resolution;
     let lq: Vec<f32> = inputs

@@ -21,4 +21,6 @@ pub mod optim_utils;
 pub mod pipeline;
 pub mod plot;
 pub mod pretrain;
+pub mod run;
 pub mod runlog;
+pub mod tensor;

@@ -11,12 +11,14 @@ use crate::diffusion::{ddim_sample, normal, q_sample};
 use crate::model::unet::UNet;
 use crate::optim_utils::{LrSchedule, clip_grad_norm, ema_update};
 use crate::plot::{Series, line_chart};
+use crate::run::RunInfo;
 use crate::runlog::{self, RunLog};
+use crate::tensor::{tensor4, to_image};
 use anyhow::{Context, Result, bail};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::ElementConversion;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor, TensorData};
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::image::save_rgb;
 use lrpo_shared::metrics::{psnr, ssim::ssim};
@@ -34,18 +36,6 @@ const NOISE_STREAM: u64 = 0x0015_E57E_A11E_0001;
 const VAL_STREAM: u64 = 0x0000_7A11_DA7E_0002;
 /// Stream of the validation sampling noise.
 const VAL_NOISE_STREAM: u64 = 0x0000_7A11_5EED_0003;
-
-/// What a run records about how it was started (`RUN/run.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// The command that made the run.
-    pub command: String,
-    /// Training data folder.
-    pub data: PathBuf,
-    /// Other inputs (e.g. the initial policy of an LRPO run).
-    #[serde(default)]
-    pub init: Option<PathBuf>,
-}
 
 /// A pretraining run to perform.
 pub struct Pretrain {
@@ -93,21 +83,6 @@ pub struct Summary {
     pub validation: Option<Validation>,
     /// Wall-clock seconds spent training in this process.
     pub seconds: f64,
-}
-
-/// Turns `[N, 3, R, R]` [−1, 1] values into a tensor.
-pub fn tensor4<B: Backend>(v: Vec<f32>, n: usize, r: usize, device: &B::Device) -> Tensor<B, 4> {
-    Tensor::from_data(TensorData::new(v, [n, 3, r, r]), device)
-}
-
-/// A `[3, R, R]` [0, 1] image from item `i` of a `[N, 3, R, R]` [−1, 1] tensor, clamped.
-pub fn to_image<B: Backend>(x: &Tensor<B, 4>, i: usize) -> Result<Array3<f32>> {
-    let [_, c, h, w] = x.dims();
-    let data = x.clone().narrow(0, i, 1).into_data().convert::<f32>();
-    let v: Vec<f32> = data
-        .to_vec()
-        .map_err(|e| anyhow::anyhow!("tensor data: {e:?}"))?;
-    Ok(Array3::from_shape_vec((c, h, w), v)?.mapv(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0)))
 }
 
 /// EMA decay with warm-up: `min(decay, (1 + step) / (10 + step))`.

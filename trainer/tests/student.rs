@@ -7,12 +7,17 @@ use lrpo_trainer::distill::Distill;
 use lrpo_trainer::pretrain::Pretrain;
 use std::path::PathBuf;
 
+/// burn's backend seed is global to the process: tests that initialise models from it run one
+/// at a time, so that each sees only its own draws.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 #[test]
 fn distil_then_export_f32_and_int8_checked_in_tract() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("lrpo-student-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut c = RunConfig::default();
@@ -118,6 +123,7 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
 
 #[test]
 fn the_policy_eps_network_exports_with_attention_and_matches_burn() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("lrpo-eps-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut c = RunConfig::default();
@@ -159,6 +165,7 @@ fn the_policy_eps_network_exports_with_attention_and_matches_burn() {
 
 #[test]
 fn a_student_without_teacher_trains_on_fresh_pairs_and_resumes_exactly() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("lrpo-sup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut c = RunConfig::default();

@@ -36,13 +36,7 @@ pub struct DistillArgs {
 }
 
 fn data_of(run: &std::path::Path) -> Result<PathBuf> {
-    let v: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(run.join("run.json"))
-            .with_context(|| format!("{}: not a run folder", run.display()))?,
-    )?;
-    Ok(PathBuf::from(
-        v["data"].as_str().context("run.json names no data")?,
-    ))
+    Ok(crate::run::RunInfo::load(run)?.data)
 }
 
 /// Runs distillation and prints a summary.
@@ -50,9 +44,7 @@ pub fn run(args: &DistillArgs) -> Result<()> {
     let task = match &args.resume {
         Some(run) => {
             let cfg = RunConfig::load(&run.join("config.toml"))?;
-            let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(run.join("run.json"))?)?;
-            let teacher = v["init"].as_str().map(PathBuf::from);
+            let teacher = crate::run::RunInfo::load(run)?.init;
             Distill {
                 cfg,
                 teacher,

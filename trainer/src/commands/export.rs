@@ -34,11 +34,8 @@ pub struct ExportArgs {
 /// Exports and prints what was checked. A distillation run exports its student; a pretraining
 /// or LRPO run exports the policy's ε-network (f32) for K-step sampling on the edge.
 pub fn run(args: &ExportArgs) -> Result<()> {
-    let info: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(args.ckpt.join("run.json"))
-            .map_err(|e| anyhow::anyhow!("{}: not a run folder ({e})", args.ckpt.display()))?,
-    )?;
-    if info["command"] != "distill" {
+    let info = crate::run::RunInfo::load(&args.ckpt)?;
+    if info.command != "distill" {
         let cfg = crate::config::RunConfig::load(&args.ckpt.join("config.toml"))?;
         let (p, err) = crate::export::export_eps::<Cpu>(
             &args.ckpt,

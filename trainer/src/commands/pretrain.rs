@@ -2,7 +2,8 @@
 
 use crate::backend::{DeviceChoice, with_backend};
 use crate::config::RunConfig;
-use crate::pretrain::{Pretrain, RunInfo};
+use crate::pretrain::Pretrain;
+use crate::run::RunInfo;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;

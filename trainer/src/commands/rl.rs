@@ -3,7 +3,7 @@
 use crate::backend::{DeviceChoice, with_backend};
 use crate::config::RunConfig;
 use crate::lrpo::train::Lrpo;
-use crate::pretrain::RunInfo;
+use crate::run::RunInfo;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;

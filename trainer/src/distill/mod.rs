@@ -20,7 +20,7 @@ mod validate;
 
 pub use config::DistillConfig;
 pub use loss::ssim_loss;
-pub use pairs::{fresh_pairs, unit_image};
+pub use pairs::fresh_pairs;
 pub use pool::{Pool, teacher_pool};
 pub use validate::validate_student;
 
@@ -30,15 +30,15 @@ use crate::config::RunConfig;
 use crate::data::{FaceSet, Loader, image_for_sample};
 use crate::model::student::{Student, init};
 use crate::optim_utils::{LrSchedule, clip_grad_norm};
-use crate::pretrain::RunInfo;
+use crate::run::RunInfo;
 use crate::runlog::{self, RunLog};
+use crate::tensor::stack;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use ndarray::Array3;
-use pairs::stack;
 use std::path::PathBuf;
 use std::time::Instant;
 

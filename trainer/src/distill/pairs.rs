@@ -1,11 +1,7 @@
-//! Fresh ground-truth pairs and the image ↔ tensor helpers of distillation.
+//! Fresh ground-truth pairs for distillation's ground-truth term.
 
 use crate::data::Batch;
-use anyhow::Result;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 use lrpo_shared::rng::Rng;
-use ndarray::Array3;
 
 const CLEAN_STREAM: u64 = 0x0000_C1EA_0000_000E;
 
@@ -23,26 +19,6 @@ pub fn fresh_pairs(b: &Batch, seed: u64, clean_fraction: f64) -> (Vec<f32>, Vec<
         }
     }
     (lq, gt)
-}
-
-/// `[N, 3, H, W]` tensor of equally sized `[3, H, W]` images.
-pub fn stack<B: Backend>(imgs: &[&Array3<f32>], device: &B::Device) -> Tensor<B, 4> {
-    let (_, h, w) = imgs[0].dim();
-    let v: Vec<f32> = imgs.iter().flat_map(|a| a.iter().copied()).collect();
-    Tensor::from_data(TensorData::new(v, [imgs.len(), 3, h, w]), device)
-}
-
-/// A `[3, H, W]` image from item `i` of a `[N, 3, H, W]` [0, 1] tensor (clamped).
-pub fn unit_image<B: Backend>(x: &Tensor<B, 4>, i: usize) -> Result<Array3<f32>> {
-    let [_, c, h, w] = x.dims();
-    let v: Vec<f32> = x
-        .clone()
-        .narrow(0, i, 1)
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(Array3::from_shape_vec((c, h, w), v)?.mapv(|v| v.clamp(0.0, 1.0)))
 }
 
 #[cfg(test)]

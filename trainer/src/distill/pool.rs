@@ -5,7 +5,7 @@ use crate::config::RunConfig;
 use crate::data::{FaceSet, image_for_sample, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::evaluate::load_policy;
-use crate::pretrain::{tensor4, to_image};
+use crate::tensor::{tensor4, to_image};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;

@@ -1,12 +1,11 @@
 //! The held-out check of a trained student.
 
-use super::pairs::{stack, unit_image};
 use crate::config::RunConfig;
 use crate::data::{FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::evaluate::load_policy;
 use crate::model::student::Student;
-use crate::pretrain::{tensor4, to_image};
+use crate::tensor::{stack, tensor4, to_image, unit_image};
 use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
 use lrpo_shared::degrade::DegradePreset;
