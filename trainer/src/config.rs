@@ -2,7 +2,7 @@
 //! `[pretrain]`, and the later stages' sections). Every field has a default and a doc comment;
 //! each command writes the fully resolved configuration next to its outputs.
 
-use crate::data::DataConfig;
+use crate::data::config::DataConfig;
 use crate::model::unet::UNetConfig;
 use anyhow::{Context, Result};
 use lrpo_shared::schedule::ScheduleConfig;
@@ -115,9 +115,9 @@ pub struct RunConfig {
     /// LRPO post-training.
     pub rl: crate::lrpo::config::RlConfig,
     /// Distillation into the one-step student.
-    pub distill: crate::distill::DistillConfig,
+    pub distill: crate::distill::config::DistillConfig,
     /// The `pipeline` command's settings.
-    pub pipeline: crate::pipeline::PipelineConfig,
+    pub pipeline: crate::pipeline::config::PipelineConfig,
 }
 
 impl RunConfig {

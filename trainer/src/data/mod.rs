@@ -19,7 +19,7 @@
 //!   saturation jitter. Degradation: `lrpo_shared::degrade` with the configured preset (ranges
 //!   defined at 512 px and scaled to the resolution).
 
-mod config;
+pub mod config;
 mod faceset;
 mod loader;
 mod sample;

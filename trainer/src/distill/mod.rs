@@ -12,7 +12,7 @@
 //! (a supervised student). Same optimiser, logging, checkpoints and exact resume as
 //! pretraining.
 
-mod config;
+pub mod config;
 mod loss;
 mod pairs;
 mod pool;

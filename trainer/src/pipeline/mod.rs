@@ -3,6 +3,10 @@
 //! in its own folder under the run and resumable: a finished stage is skipped, a stopped one
 //! resumed from its latest checkpoint.
 
+pub mod config;
+
+pub use config::PipelineConfig;
+
 use crate::backend::{DeviceChoice, with_backend};
 use crate::checkpoint;
 use crate::config::RunConfig;
@@ -10,34 +14,7 @@ use crate::distill::Distill;
 use crate::lrpo::train::Lrpo;
 use crate::pretrain::Pretrain;
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-
-/// Pipeline settings (`[pipeline]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PipelineConfig {
-    /// Also distil and export a student from the pretrained policy alone (no LRPO), for
-    /// comparison. Default true.
-    pub sft_student: bool,
-    /// Folder the models are exported to. Default `models`.
-    pub models_dir: PathBuf,
-    /// File stem of the LRPO student (`NAME.onnx`, `NAME_int8.onnx`). Default `lrpo_student`.
-    pub name: String,
-    /// File stem of the supervised-only student. Default `sft_student`.
-    pub sft_name: String,
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        PipelineConfig {
-            sft_student: true,
-            models_dir: PathBuf::from("models"),
-            name: "lrpo_student".into(),
-            sft_name: "sft_student".into(),
-        }
-    }
-}
+use std::path::Path;
 
 /// How far a stage's run has got: `None` if not started, else its latest checkpoint's step.
 fn progress(run: &Path) -> Result<Option<u64>> {
