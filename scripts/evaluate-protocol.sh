@@ -30,17 +30,7 @@ for m in "${models[@]}"; do margs+=(--model "$m"); done
 
 # The photos that hold test faces (each face of another split in them is left out of the report).
 photos="$res/photos"
-rm -rf "$photos"; mkdir -p "$photos"
-python3 - "$set_dir/faces.json" "$src_dir" "$photos" <<'PY'
-import json, os, shutil, sys
-m = json.load(open(sys.argv[1]))
-seen = set()
-for f in m["faces"]:
-    if f["accepted"] and f["split"] == "test" and (f["package"], f["source_path"]) not in seen:
-        seen.add((f["package"], f["source_path"]))
-        src = os.path.join(sys.argv[2], f["package"], f["source_path"])
-        shutil.copy(src, os.path.join(sys.argv[3], os.path.basename(src)))
-PY
+scripts/split-photos.sh "$set_dir" "$src_dir" test "$photos"
 "$E" degrade "$photos" -o "$res/photos-degraded" --seed 7 --unscaled
 for m in "${models[@]}"; do
   label="$(basename "${m%.onnx}")"

@@ -293,19 +293,43 @@ fn wrong_truncated_and_missing_models_are_clear_errors() {
     );
 }
 
+/// Runs `lrpo-edge stream ARGS --model MODEL` with `input` on stdin (fed from another thread,
+/// so that stdout is drained meanwhile).
+fn run_stream(args: &[&str], model: &Path, input: Vec<u8>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = bin()
+        .current_dir(common::root())
+        .arg("stream")
+        .args(args)
+        .arg("--model")
+        .arg(model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        // The child may stop reading early (a cut frame, an error): not a test failure here.
+        let _ = stdin.write_all(&input);
+    });
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    o
+}
+
 #[test]
 fn stream_restores_whole_frames_and_ends_cleanly_on_a_cut_frame() {
-    use std::io::Write;
     let dir = scratch("stream");
     let model = common::sharpen_policy(&dir, "sharpen", 64);
     let frame = image::open(common::root().join("data/scenes/montage.jpg"))
         .unwrap()
         .to_rgb8();
     let (w, h) = (frame.width() as usize, frame.height() as usize);
-    let mut child = bin()
-        .current_dir(common::root())
-        .args([
-            "stream",
+    let mut input = frame.as_raw().repeat(3);
+    input.extend_from_slice(&frame.as_raw()[..1000]);
+    let o = run_stream(
+        &[
             "--width",
             &w.to_string(),
             "--height",
@@ -316,25 +340,10 @@ fn stream_restores_whole_frames_and_ends_cleanly_on_a_cut_frame() {
             "2",
             "--detail-gate",
             "off",
-            "--model",
-        ])
-        .arg(&model)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Feed stdin from another thread so the child's stdout can be drained meanwhile.
-    let mut stdin = child.stdin.take().unwrap();
-    let raw = frame.as_raw().clone();
-    let feeder = std::thread::spawn(move || {
-        for _ in 0..3 {
-            stdin.write_all(&raw).unwrap();
-        }
-        stdin.write_all(&raw[..1000]).unwrap();
-    });
-    let o = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+        ],
+        &model,
+        input,
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert_eq!(o.stdout.len(), 3 * w * h * 3, "{stderr}");
@@ -470,7 +479,6 @@ fn sizes_that_wrap_and_reports_into_the_test_set_are_refused() {
 
 #[test]
 fn upscale_enlarges_restore_and_stream_outputs_and_refuses_other_factors() {
-    use std::io::Write;
     let dir = scratch("upscale");
     let model = common::sharpen_policy(&dir, "sharpen", 64);
     let photo = faces().join("grace_hopper.jpg");
@@ -513,33 +521,18 @@ fn upscale_enlarges_restore_and_stream_outputs_and_refuses_other_factors() {
         .unwrap()
         .to_rgb8();
     let (w, h) = (frame.width() as usize, frame.height() as usize);
-    let mut child = bin()
-        .current_dir(common::root())
-        .args([
-            "stream",
+    let o = run_stream(
+        &[
             "--upscale",
             "2",
             "--width",
             &w.to_string(),
             "--height",
             &h.to_string(),
-            "--model",
-        ])
-        .arg(&model)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let raw = frame.as_raw().clone();
-    let feeder = std::thread::spawn(move || {
-        for _ in 0..2 {
-            stdin.write_all(&raw).unwrap();
-        }
-    });
-    let o = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
+        ],
+        &model,
+        frame.as_raw().repeat(2),
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert_eq!(o.stdout.len(), 2 * (2 * w) * (2 * h) * 3, "{stderr}");

@@ -180,6 +180,16 @@ impl Loaded {
             .with_context(|| format!("{}: no {name} in this checkpoint", self.dir.display()))?;
         Ok(self.blobs.swap_remove(i).1)
     }
+
+    /// Takes blob `name` and deserialises it as a record on `device` (errors name the file).
+    pub fn record<B: Backend, R: Record<B>>(
+        &mut self,
+        name: &str,
+        device: &B::Device,
+    ) -> Result<R> {
+        let bytes = self.take(name)?;
+        from_bytes::<B, R>(bytes, device, &self.dir.join(name))
+    }
 }
 
 /// Loads the newest checkpoint of a run, or `None` if it has none.

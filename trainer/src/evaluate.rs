@@ -93,13 +93,8 @@ pub fn load_policy<B: Backend>(
     } else {
         "model.mpk"
     };
-    let d = ck.dir.clone();
     let m: UNet<B> = cfg.model.init(device);
-    let m = m.load_record(checkpoint::from_bytes::<B, _>(
-        ck.take(blob)?,
-        device,
-        &d.join(blob),
-    )?);
+    let m = m.load_record(ck.record::<B, _>(blob, device)?);
     Ok((cfg, m, format!("{kind} step {}", ck.state.step)))
 }
 

@@ -99,13 +99,8 @@ pub fn load_student<B: Backend>(
     let cfg = RunConfig::load(&run.join("config.toml"))?;
     let mut ck = checkpoint::load_latest(run)?
         .with_context(|| format!("{}: no checkpoint", run.display()))?;
-    let d = ck.dir.clone();
     let s: Student<B> = init(&cfg.distill.student, device);
-    let s = s.load_record(checkpoint::from_bytes::<B, _>(
-        ck.take("model.mpk")?,
-        device,
-        &d.join("model.mpk"),
-    )?);
+    let s = s.load_record(ck.record::<B, _>("model.mpk", device)?);
     Ok((cfg, s, ck.state.step))
 }
 

@@ -281,22 +281,9 @@ impl BackendTask for Pretrain {
         if resume {
             let mut ck = checkpoint::load_latest(&run)?
                 .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
-            let d = ck.dir.clone();
-            model = model.load_record(checkpoint::from_bytes::<B, _>(
-                ck.take("model.mpk")?,
-                &device,
-                &d.join("model.mpk"),
-            )?);
-            ema = ema.load_record(checkpoint::from_bytes::<B::InnerBackend, _>(
-                ck.take("ema.mpk")?,
-                &device,
-                &d.join("ema.mpk"),
-            )?);
-            optim = optim.load_record(checkpoint::from_bytes::<B, _>(
-                ck.take("optim.mpk")?,
-                &device,
-                &d.join("optim.mpk"),
-            )?);
+            model = model.load_record(ck.record::<B, _>("model.mpk", &device)?);
+            ema = ema.load_record(ck.record::<B::InnerBackend, _>("ema.mpk", &device)?);
+            optim = optim.load_record(ck.record::<B, _>("optim.mpk", &device)?);
             start = ck.state.step;
             win_sum = ck.state.extra["win_sum"].as_f64().unwrap_or(0.0);
             win_n = ck.state.extra["win_n"].as_u64().unwrap_or(0);
@@ -433,13 +420,8 @@ pub fn load_ema<B: Backend>(run: &Path, device: &B::Device) -> Result<(RunConfig
     let cfg = RunConfig::load(&run.join("config.toml"))?;
     let mut ck = checkpoint::load_latest(run)?
         .with_context(|| format!("{}: no checkpoint found", run.display()))?;
-    let d = ck.dir.clone();
     let model: UNet<B> = cfg.model.init(device);
-    let model = model.load_record(checkpoint::from_bytes::<B, _>(
-        ck.take("ema.mpk")?,
-        device,
-        &d.join("ema.mpk"),
-    )?);
+    let model = model.load_record(ck.record::<B, _>("ema.mpk", device)?);
     Ok((cfg, model, ck.state.step))
 }
 

@@ -133,17 +133,8 @@ impl BackendTask for Distill {
         if resume {
             let mut ck = checkpoint::load_latest(&run)?
                 .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
-            let dir = ck.dir.clone();
-            model = model.load_record(checkpoint::from_bytes::<B, _>(
-                ck.take("model.mpk")?,
-                &device,
-                &dir.join("model.mpk"),
-            )?);
-            optim = optim.load_record(checkpoint::from_bytes::<B, _>(
-                ck.take("optim.mpk")?,
-                &device,
-                &dir.join("optim.mpk"),
-            )?);
+            model = model.load_record(ck.record::<B, _>("model.mpk", &device)?);
+            optim = optim.load_record(ck.record::<B, _>("optim.mpk", &device)?);
             start = ck.state.step;
         }
         if start >= d.steps {

@@ -144,18 +144,13 @@ pub fn build_reward(cfg: &RunConfig) -> Result<Reward> {
 pub fn load_init<B: Backend>(cfg: &RunConfig, init: &Path, device: &B::Device) -> Result<UNet<B>> {
     let mut ck = checkpoint::load_latest(init)?
         .with_context(|| format!("{}: no checkpoint to start LRPO from", init.display()))?;
-    let d = ck.dir.clone();
     let blob = if ck.state.files.iter().any(|f| f.0 == "ema.mpk") {
         "ema.mpk"
     } else {
         "model.mpk"
     };
     let m: UNet<B> = cfg.model.init(device);
-    Ok(m.load_record(checkpoint::from_bytes::<B, _>(
-        ck.take(blob)?,
-        device,
-        &d.join(blob),
-    )?))
+    Ok(m.load_record(ck.record::<B, _>(blob, device)?))
 }
 
 impl BackendTask for Lrpo {
@@ -204,17 +199,8 @@ impl BackendTask for Lrpo {
         if resume {
             let mut ck = checkpoint::load_latest(&run)?
                 .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
-            let d = ck.dir.clone();
-            model = model.load_record(checkpoint::from_bytes::<B, _>(
-                ck.take("model.mpk")?,
-                &device,
-                &d.join("model.mpk"),
-            )?);
-            optim = optim.load_record(checkpoint::from_bytes::<B, _>(
-                ck.take("optim.mpk")?,
-                &device,
-                &d.join("optim.mpk"),
-            )?);
+            model = model.load_record(ck.record::<B, _>("model.mpk", &device)?);
+            optim = optim.load_record(ck.record::<B, _>("optim.mpk", &device)?);
             start = ck.state.step;
             first_std = ck.state.extra["first_std"].as_f64();
         }
