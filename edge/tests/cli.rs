@@ -288,7 +288,7 @@ fn wrong_truncated_and_missing_models_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
-        e.contains("models/lrpo_student_int8.onnx") && e.contains("--model"),
+        e.contains("models/gt_student_int8.onnx") && e.contains("--model"),
         "{e}"
     );
 }

@@ -9,6 +9,10 @@ use lrpo_trainer::lrpo::train::Lrpo;
 use lrpo_trainer::pretrain::Pretrain;
 use std::path::{Path, PathBuf};
 
+/// burn's backend seed is global to the process: tests that initialise models from it run one
+/// at a time, so that each sees only its own draws.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -64,6 +68,10 @@ fn rl_run(dir: &Path, init: &Path, lr: f64, name: &str, iterations: u64) -> Vec<
     rl.ddim_steps = 6;
     // A tiny test policy must move within a few updates: larger steps than the paper's.
     rl.lr = lr;
+    // One mini-batch of all 12 candidates: at this learning rate (5000× the paper's) the
+    // reference's two half-batch updates per step overshoot on some initialisations (measured:
+    // pretraining seeds 1 and 3 then lowered the reward; with one batch all of 0–3 raise it).
+    rl.minibatch = 12;
     rl.clip_eps = 0.05;
     rl.reward = dir.join("reward.toml");
     rl.grid_every = 0;
@@ -82,6 +90,7 @@ fn rl_run(dir: &Path, init: &Path, lr: f64, name: &str, iterations: u64) -> Vec<
 
 #[test]
 fn reward_rises_with_learning_and_stays_without() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("rise");
     brightness_model(&dir.join("brightness.onnx"));
     std::fs::write(dir.join("reward.toml"), "[[component]]\nname = \"bright\"\nkind = \"onnx-nr\"\nweight = 1.0\npath = \"brightness.onnx\"\n").unwrap();
@@ -151,6 +160,7 @@ fn reward_rises_with_learning_and_stays_without() {
 
 #[test]
 fn a_resumed_lrpo_run_continues_exactly() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("resume");
     brightness_model(&dir.join("brightness.onnx"));
     std::fs::write(dir.join("reward.toml"), "[[component]]\nname = \"bright\"\nkind = \"onnx-nr\"\nweight = 1.0\npath = \"brightness.onnx\"\n").unwrap();

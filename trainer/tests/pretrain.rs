@@ -7,6 +7,10 @@ use lrpo_trainer::pretrain::Pretrain;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// burn's backend seed is global to the process: tests that initialise models from it run one
+/// at a time, so that each sees only its own draws.
+static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -55,6 +59,7 @@ fn train(
 
 #[test]
 fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("resume");
     let straight = train(micro(12), &dir.join("a"), false, None);
     let first = train(micro(12), &dir.join("b"), false, Some(6));
@@ -130,6 +135,7 @@ fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
 
 #[test]
 fn the_loss_falls_on_real_faces() {
+    let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("falls");
     let mut c = micro(40);
     c.pretrain.log_every = 10;

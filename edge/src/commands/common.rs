@@ -9,7 +9,7 @@ use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
 use std::path::{Path, PathBuf};
 
 /// The shipped default policy, relative to the working folder or to the executable's folder.
-pub const DEFAULT_MODEL: &str = "models/lrpo_student_int8.onnx";
+pub const DEFAULT_MODEL: &str = "models/gt_student_int8.onnx";
 /// The shipped MTCNN folder.
 pub const DEFAULT_DETECTOR: &str = "models/mtcnn";
 
@@ -35,7 +35,7 @@ pub fn locate(rel: &str) -> Option<PathBuf> {
 #[derive(Args, Debug, Clone)]
 pub struct PolicyArgs {
     /// Restoration policy (ONNX, with its `.card` beside it). Default: the shipped
-    /// `models/lrpo_student_int8.onnx`, looked up in the working folder, then beside the
+    /// `models/gt_student_int8.onnx`, looked up in the working folder, then beside the
     /// executable and up to two folders above it.
     #[arg(long)]
     pub model: Option<PathBuf>,
