@@ -538,7 +538,9 @@ fn upscale_enlarges_restore_and_stream_outputs_and_refuses_other_factors() {
     assert_eq!(o.stdout.len(), 2 * (2 * w) * (2 * h) * 3, "{stderr}");
     for cmd in ["restore", "stream"] {
         let mut c = bin();
-        c.args([cmd, "--upscale", "3", "--model"]).arg(&model);
+        c.current_dir(common::root())
+            .args([cmd, "--upscale", "3", "--model"])
+            .arg(&model);
         if cmd == "restore" {
             c.arg("-o").arg(dir.join("x")).arg(&photo);
         } else {
@@ -559,6 +561,7 @@ fn a_closed_stdout_stops_restore_with_a_failure_code() {
     let dir = scratch("closed-stdout");
     let model = common::sharpen_policy(&dir, "sharpen", 64);
     let mut child = bin()
+        .current_dir(common::root())
         .args(["restore", "--detail-gate", "off", "-o"])
         .arg(dir.join("out"))
         .arg("--model")
