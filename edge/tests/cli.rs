@@ -578,3 +578,33 @@ fn a_closed_stdout_stops_restore_with_a_failure_code() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("standard output was closed"), "{stderr}");
 }
+
+#[test]
+fn the_default_policy_is_the_faster_of_the_shipped_int8_and_f32_students() {
+    let dir = scratch("default-policy");
+    let o = bin()
+        .current_dir(common::root())
+        .args(["restore", "data/scenes/montage_lq.jpg", "-o"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("default policy: "))
+        .unwrap_or_else(|| panic!("no choice reported: {stderr}"));
+    // Both were timed; the one named first is the faster.
+    // The number before each " ms".
+    let ms: Vec<f64> = line
+        .split(" ms")
+        .filter_map(|part| part.rsplit([' ', '(']).next()?.parse().ok())
+        .collect();
+    assert!(
+        line.contains("gt_student.onnx") && line.contains("gt_student_int8.onnx"),
+        "{line}"
+    );
+    assert_eq!(ms.len(), 2, "{line}");
+    assert!(ms[0] <= ms[1], "{line}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("4 face(s)"));
+}

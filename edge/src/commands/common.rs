@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// The shipped default policy, relative to the working folder or to the executable's folder.
 pub const DEFAULT_MODEL: &str = "models/gt_student_int8.onnx";
+/// Its f32 twin: used instead when it is faster on this CPU ([`faster_of`]).
+pub const DEFAULT_MODEL_F32: &str = "models/gt_student.onnx";
 /// The shipped MTCNN folder.
 pub const DEFAULT_DETECTOR: &str = "models/mtcnn";
 
@@ -60,19 +62,56 @@ impl PolicyArgs {
             bail!("--threads must be at least 1");
         }
         crate::threads::set_threads(self.threads);
-        let path = match &self.model {
-            Some(p) => p.clone(),
-            None => locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked in the working folder and next to the executable); pass --model"))?,
+        let sampler = SamplerOptions {
+            steps: self.steps,
+            eta: self.eta,
+            seed: self.seed,
         };
-        Policy::load(
-            &path,
-            SamplerOptions {
-                steps: self.steps,
-                eta: self.eta,
-                seed: self.seed,
-            },
-        )
+        match &self.model {
+            Some(p) => Policy::load(p, sampler),
+            None => {
+                let int8 = locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked in the working folder and next to the executable); pass --model"))?;
+                let int8 = Policy::load(&int8, sampler)?;
+                match locate(DEFAULT_MODEL_F32) {
+                    Some(f32) => faster_of(int8, Policy::load(&f32, sampler)?),
+                    None => Ok(int8),
+                }
+            }
+        }
     }
+}
+
+/// The faster of two equivalent policies on this CPU, by a short self-benchmark at the first
+/// one's crop size (one plan-building run, then the median of 3 timed runs each); says on
+/// stderr which was chosen and why. tract's int8 kernels are fast on some CPUs and several
+/// times slower than f32 on others (e.g. 37 against 6.4 ms per 128-px face on an AVX-512 x86
+/// server), so the default policy is chosen where it runs.
+pub fn faster_of(a: Policy, b: Policy) -> Result<Policy> {
+    let side = a.crop_size();
+    let time = |p: &Policy| -> Result<f64> {
+        p.warm_up(side)?;
+        let img = ndarray::Array3::<f32>::from_elem((3, side, side), 0.5);
+        let mut v = Vec::with_capacity(3);
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            p.restore(&img.view())?;
+            v.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        v.sort_by(f64::total_cmp);
+        Ok(v[1])
+    };
+    let (ta, tb) = (time(&a)?, time(&b)?);
+    let (win, lose, tw, tl) = if tb < ta {
+        (b, a, tb, ta)
+    } else {
+        (a, b, ta, tb)
+    };
+    eprintln!(
+        "default policy: {} ({tw:.1} ms per {side} px face on this CPU; {} takes {tl:.1} ms)",
+        win.model_path().display(),
+        lose.model_path().display()
+    );
+    Ok(win)
 }
 
 /// Face detection settings.
