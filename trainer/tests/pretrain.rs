@@ -288,3 +288,111 @@ fn burn_diffusion_matches_the_shared_schedule() {
         }
     }
 }
+
+/// The `kind = "train"` losses of a run's metrics file, by step.
+fn train_losses(run: &Path) -> Vec<(u64, f64)> {
+    lrpo_trainer::runlog::read(&run.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "train")
+        .map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_run_killed_with_sigkill_at_random_points_resumes_to_the_uninterrupted_result() {
+    let dir = scratch("sigkill");
+    let bin = env!("CARGO_BIN_EXE_lrpo-train");
+    let mut c = micro(24);
+    c.pretrain.checkpoint_every = 2;
+    let cfg_path = dir.join("micro.toml");
+    c.save(&cfg_path).unwrap();
+    let start = |run: &Path, resume: bool| {
+        let mut cmd = Command::new(bin);
+        cmd.arg("pretrain");
+        if resume {
+            cmd.arg("--resume").arg(run);
+        } else {
+            cmd.arg("--config")
+                .arg(&cfg_path)
+                .arg("--data")
+                .arg(root().join("data/train/faces"))
+                .arg("--out")
+                .arg(run);
+        }
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let straight = dir.join("straight");
+    assert!(start(&straight, false).wait().unwrap().success());
+    // The same run killed (SIGKILL) twice at seeded random moments after its latest
+    // checkpoint appeared, then resumed to the end.
+    let run = dir.join("killed");
+    let mut rng = lrpo_shared::rng::Rng::new(5);
+    let mut resume = false;
+    let mut killed_at = Vec::new();
+    for _ in 0..2 {
+        let mut child = start(&run, resume);
+        let latest = run.join("checkpoints/latest.json");
+        let step_now = || -> u64 {
+            std::fs::read(&latest)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["step"].as_u64())
+                .unwrap_or(0)
+        };
+        // Wait for a checkpoint newer than the last kill's, then a random moment more.
+        let before = killed_at.last().copied().unwrap_or(0);
+        let t0 = std::time::Instant::now();
+        while step_now() <= before && t0.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(150)));
+        let _ = child.kill();
+        child.wait().unwrap();
+        killed_at.push(step_now());
+        resume = true;
+    }
+    println!("killed with the latest checkpoint at steps {killed_at:?}");
+    assert!(
+        killed_at.iter().any(|&s| s < 24),
+        "every kill came after the end: {killed_at:?}"
+    );
+    let done = start(&run, true).wait().unwrap();
+    if !done.success() {
+        // Killed after the last checkpoint was already written: the run had finished.
+        let step = std::fs::read_to_string(run.join("checkpoints/latest.json")).unwrap();
+        assert!(step.contains("\"step\":24"), "resume failed at {step}");
+    }
+    // The final weights give the uninterrupted run's losses, and nothing half-written is left
+    // in the run folder.
+    let (a, b) = (train_losses(&straight), train_losses(&run));
+    assert_eq!(a.last().map(|x| x.0), Some(24));
+    // One consistent log: every step once, as in the uninterrupted run.
+    assert_eq!(
+        a.iter().map(|x| x.0).collect::<Vec<_>>(),
+        b.iter().map(|x| x.0).collect::<Vec<_>>()
+    );
+    for (s, lb) in &b {
+        let la = a.iter().find(|x| x.0 == *s).unwrap().1;
+        assert!((la - lb).abs() <= 1e-6 * la.abs(), "step {s}: {la} vs {lb}");
+    }
+    for e in walk(&run) {
+        let n = e.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!n.contains(".tmp"), "left behind: {}", e.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
