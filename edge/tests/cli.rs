@@ -608,3 +608,31 @@ fn the_default_policy_is_the_faster_of_the_shipped_int8_and_f32_students() {
     assert!(ms[0] <= ms[1], "{line}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("4 face(s)"));
 }
+
+#[test]
+fn shipped_models_are_found_beside_the_executable_before_the_working_folder() {
+    // A working folder with a `models/` that is not the shipped one.
+    let dir = scratch("locate");
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::write(dir.join("models/gt_student_int8.onnx"), b"not a model").unwrap();
+    std::fs::write(dir.join("models/gt_student_int8.card"), b"not a card").unwrap();
+    let o = bin()
+        .current_dir(&dir)
+        .args(["restore", "-o", "out"])
+        .arg(common::root().join("data/scenes/montage_lq.jpg"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The test binary lives in the checkout's target folder, two folders below `models/`.
+    if std::path::Path::new(env!("CARGO_BIN_EXE_lrpo-edge"))
+        .starts_with(common::root().canonicalize().unwrap())
+    {
+        assert!(o.status.success(), "{stderr}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("4 face(s)"));
+    } else {
+        // Built outside the checkout (CI's target folder): nothing beside the executable, so the
+        // working folder's file is the one tried, and refused by name.
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("gt_student_int8"), "{stderr}");
+    }
+}

@@ -15,30 +15,32 @@ pub const DEFAULT_MODEL_F32: &str = "models/gt_student.onnx";
 /// The shipped MTCNN folder.
 pub const DEFAULT_DETECTOR: &str = "models/mtcnn";
 
-/// Finds a shipped file: as given if it exists (relative to the working folder), else beside
-/// the executable or up to two folders above it (a binary copied to a board next to its
-/// `models/` folder, or run from `target/release/` in a checkout).
+/// Finds a shipped file: beside the executable or up to two folders above it first (a binary
+/// copied to a board next to its `models/` folder, or run from `target/release/` in a
+/// checkout), and only then relative to the working folder, so that a `models/` folder in
+/// whatever folder the tool is run from cannot stand in for the shipped one.
 pub fn locate(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    let exe_dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
-    [
-        exe_dir.join(rel),
-        exe_dir.join("..").join(rel),
-        exe_dir.join("../..").join(rel),
-    ]
-    .into_iter()
-    .find(|c| c.exists())
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        .and_then(|exe_dir| {
+            [
+                exe_dir.join(rel),
+                exe_dir.join("..").join(rel),
+                exe_dir.join("../..").join(rel),
+            ]
+            .into_iter()
+            .find(|c| c.exists())
+        });
+    beside.or_else(|| Some(PathBuf::from(rel)).filter(|p| p.exists()))
 }
 
 /// Which policy to run and how.
 #[derive(Args, Debug, Clone)]
 pub struct PolicyArgs {
     /// Restoration policy (ONNX, with its `.card` beside it). Default: the shipped
-    /// `models/gt_student_int8.onnx`, looked up in the working folder, then beside the
-    /// executable and up to two folders above it.
+    /// `models/gt_student_int8.onnx` (or its f32 twin, whichever is faster here), looked up
+    /// beside the executable and up to two folders above it, then in the working folder.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Threads for tract's matrix products.
@@ -70,7 +72,7 @@ impl PolicyArgs {
         match &self.model {
             Some(p) => Policy::load(p, sampler),
             None => {
-                let int8 = locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked in the working folder and next to the executable); pass --model"))?;
+                let int8 = locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked next to the executable and in the working folder); pass --model"))?;
                 let int8 = Policy::load(&int8, sampler)?;
                 match locate(DEFAULT_MODEL_F32) {
                     Some(f32) => faster_of(int8, Policy::load(&f32, sampler)?),
