@@ -61,6 +61,20 @@ pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImag
             "unrecognised format (expected PNG or JPEG)".to_string(),
         ));
     }
+    // A JPEG cut short still decodes (the missing rows come out flat grey): a complete one
+    // ends with an end-of-image marker (0xFFD9), possibly followed by trailing bytes.
+    if reader.format() == Some(::image::ImageFormat::Jpeg)
+        && !bytes
+            .windows(2)
+            .rev()
+            .take(64 * 1024)
+            .any(|w| w == [0xFF, 0xD9])
+    {
+        return Err(decode_err(format!(
+            "truncated JPEG: no end-of-image marker in its {} bytes",
+            bytes.len()
+        )));
+    }
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| decode_err(e.to_string()))?;
@@ -297,6 +311,24 @@ mod tests {
         out.extend(app1);
         out.extend(&jpeg[2..]);
         out
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_reported_as_truncated() {
+        let img = Array3::from_shape_fn((3, 64, 48), |(c, y, x)| {
+            ((x + 2 * y + c) % 17) as f32 / 17.0
+        });
+        let jpeg = encode_rgb(&img.view(), OutputFormat::Jpeg(90)).unwrap();
+        assert!(decode_rgb(&jpeg, Path::new("whole.jpg"), DEFAULT_MAX_PIXELS).is_ok());
+        // Trailing bytes after the end marker are tolerated.
+        let mut trailing = jpeg.clone();
+        trailing.extend_from_slice(b"trailer");
+        assert!(decode_rgb(&trailing, Path::new("trailing.jpg"), DEFAULT_MAX_PIXELS).is_ok());
+        let half = &jpeg[..jpeg.len() / 2];
+        let e = decode_rgb(half, Path::new("half.jpg"), DEFAULT_MAX_PIXELS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("half.jpg") && e.contains("truncated"), "{e}");
     }
 
     #[test]
