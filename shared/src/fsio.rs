@@ -56,12 +56,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
+    // A FIFO, socket or device would block or never end: only regular files are read.
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a folder, pipe, socket or device is not read as an input)",
+            ),
+        ));
+    }
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_instead_of_waited_on() {
+        let dir = std::env::temp_dir().join(format!("lrpo-fsio-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe.png");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo on this system
+        }
+        let e = read(&fifo).unwrap_err().to_string();
+        assert!(
+            e.contains("pipe.png") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let e = read(&dir).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn replaces_and_leaves_no_temp_on_error() {
