@@ -636,3 +636,31 @@ fn shipped_models_are_found_beside_the_executable_before_the_working_folder() {
         assert!(stderr.contains("gt_student_int8"), "{stderr}");
     }
 }
+
+#[test]
+fn absurd_sizes_and_thread_counts_are_refused_before_any_allocation() {
+    let dir = scratch("absurd");
+    let model = common::sharpen_policy(&dir, "s", 64);
+    let refused = |args: &[&str], needle: &str| {
+        let o = bin()
+            .args(args)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    };
+    refused(&["bench", "--size", "60000"], "--size must be in 1..=1024");
+    refused(
+        &["bench", "--threads", "1000"],
+        "--threads must be in 1..=64",
+    );
+    // A card whose crop size was edited to 60000.
+    let card_path = dir.join("s.card");
+    let mut card = lrpo_shared::card::PolicyCard::load(&card_path).unwrap();
+    card.input.size = 60000;
+    card.save(&card_path).unwrap();
+    refused(&["bench"], "outside 1..=1024");
+}

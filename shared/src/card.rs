@@ -15,6 +15,12 @@ use crate::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Largest crop size a card may declare (px): a face crop larger than this is not a face crop,
+/// and its buffers (and a conv net's run over it) would not fit a camera board.
+pub const MAX_CARD_SIZE: u32 = 1024;
+/// Most DDIM steps a card may declare for an ε-model.
+pub const MAX_CARD_STEPS: u32 = 1000;
+
 /// The 8 magic bytes every card starts with.
 pub const CARD_MAGIC: [u8; 8] = *b"LRPOCARD";
 /// The card format this build writes and reads.

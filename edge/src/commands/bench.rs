@@ -47,6 +47,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let policy = args.policy.load()?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let size = args.size.unwrap_or(policy.crop_size());
+    let limit = lrpo_shared::card::MAX_CARD_SIZE as usize;
+    if size == 0 || size > limit {
+        bail!("--size must be in 1..={limit} px, got {size}");
+    }
     // A smooth, face-sized test pattern (content does not change the cost of a conv net).
     let crop = Array3::from_shape_fn((3, size, size), |(c, y, x)| {
         (0.5 + 0.4 * ((x as f32 * 0.05 + c as f32).sin() * (y as f32 * 0.07).cos())).clamp(0.0, 1.0)

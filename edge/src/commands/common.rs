@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_MODEL: &str = "models/gt_student_int8.onnx";
 /// Its f32 twin: used instead when it is faster on this CPU ([`faster_of`]).
 pub const DEFAULT_MODEL_F32: &str = "models/gt_student.onnx";
+/// Most threads `--threads` accepts (more only oversubscribes a camera board's cores).
+pub const MAX_THREADS: usize = 64;
 /// The shipped MTCNN folder.
 pub const DEFAULT_DETECTOR: &str = "models/mtcnn";
 
@@ -60,8 +62,12 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     /// Applies the thread count and loads the policy.
     pub fn load(&self) -> Result<Policy> {
-        if self.threads == 0 {
-            bail!("--threads must be at least 1");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            bail!(
+                "--threads must be in 1..={MAX_THREADS}, got {} (this machine has {cores} cores)",
+                self.threads
+            );
         }
         crate::threads::set_threads(self.threads);
         let sampler = SamplerOptions {

@@ -39,8 +39,21 @@ pub fn check_card(card: &PolicyCard, model: &OnnxModel) -> Result<()> {
             card.input.layout
         ));
     }
-    if card.input.size == 0 {
-        return bad("card input size is 0".into());
+    if card.input.size == 0 || card.input.size > crate::card::MAX_CARD_SIZE {
+        return bad(format!(
+            "card input size {} is outside 1..={} px",
+            card.input.size,
+            crate::card::MAX_CARD_SIZE
+        ));
+    }
+    if let Some(s) = &card.sampling
+        && (s.steps == 0 || s.steps > crate::card::MAX_CARD_STEPS)
+    {
+        return bad(format!(
+            "card sampling steps {} are outside 1..={}",
+            s.steps,
+            crate::card::MAX_CARD_STEPS
+        ));
     }
     let want: &[&str] = match card.kind {
         ModelKind::OneStep => &["lq"],
