@@ -2,14 +2,12 @@
 //! SSIM, NIQE and identity distance, for comparing a policy before and after LRPO (and its
 //! ablations) on exactly the same inputs and noise.
 
-use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::model::unet::UNet;
 use crate::tensor::{tensor4, to_image};
-use anyhow::{Context, Result};
-use burn::module::Module;
+use anyhow::Result;
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::metrics::{niqe::niqe_any_size, psnr, ssim::ssim};
@@ -19,7 +17,6 @@ use lrpo_shared::schedule::NoiseSchedule;
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const EVAL_STREAM: u64 = 0x0000_E7A1_0000_0009;
 
@@ -79,24 +76,7 @@ pub fn paired_difference(a: &MeanStd, b: &MeanStd) -> (f64, f64, usize) {
     )
 }
 
-/// Loads a run's policy: a pretraining run's EMA weights or an LRPO run's weights.
-pub fn load_policy<B: Backend>(
-    run: &Path,
-    device: &B::Device,
-) -> Result<(RunConfig, UNet<B>, String)> {
-    let cfg = RunConfig::load(&run.join("config.toml"))?;
-    let kind = crate::run::RunInfo::load(run)?.command;
-    let mut ck = checkpoint::load_latest(run)?
-        .with_context(|| format!("{}: no checkpoint", run.display()))?;
-    let blob = if kind == "pretrain" {
-        "ema.mpk"
-    } else {
-        "model.mpk"
-    };
-    let m: UNet<B> = cfg.model.init(device);
-    let m = m.load_record(ck.record::<B, _>(blob, device)?);
-    Ok((cfg, m, format!("{kind} step {}", ck.state.step)))
-}
+pub use crate::run::load_policy;
 
 /// Per evaluation sample: (LQ, restoration, GT), RGB [0, 1].
 pub type EvalImages = Vec<(Array3<f32>, Array3<f32>, Array3<f32>)>;

@@ -415,17 +415,8 @@ impl BackendTask for Pretrain {
     }
 }
 
-/// Loads a run's EMA weights (the weights used for sampling) from its latest checkpoint.
-pub fn load_ema<B: Backend>(run: &Path, device: &B::Device) -> Result<(RunConfig, UNet<B>, u64)> {
-    let cfg = RunConfig::load(&run.join("config.toml"))?;
-    let mut ck = checkpoint::load_latest(run)?
-        .with_context(|| format!("{}: no checkpoint found", run.display()))?;
-    let model: UNet<B> = cfg.model.init(device);
-    let model = model.load_record(ck.record::<B, _>("ema.mpk", device)?);
-    Ok((cfg, model, ck.state.step))
-}
-
-/// Samples restorations of aligned LQ crops with a run's EMA weights. Each crop is resized to
+/// Samples restorations of aligned LQ crops with a pretraining run's EMA weights or an LRPO
+/// run's weights ([`crate::run::load_policy`]). Each crop is resized to
 /// the training resolution (bicubic) and the result back to the crop's size.
 pub fn sample_images<B: Backend>(
     run: &Path,
@@ -435,7 +426,7 @@ pub fn sample_images<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<Vec<Array3<f32>>> {
-    let (cfg, model, _) = load_ema::<B>(run, device)?;
+    let (cfg, model, _) = crate::run::load_policy::<B>(run, device)?;
     let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
     let r = cfg.data.resolution;
     let mut out = Vec::new();

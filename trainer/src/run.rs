@@ -1,6 +1,11 @@
 //! A run folder's record of how it was started (`RUN/run.json`).
 
+use crate::checkpoint;
+use crate::config::RunConfig;
+use crate::model::unet::UNet;
 use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -24,4 +29,25 @@ impl RunInfo {
             .with_context(|| format!("{}: not a run folder (no run.json)", run.display()))?;
         serde_json::from_slice(&bytes).with_context(|| format!("{}: unreadable", path.display()))
     }
+}
+
+/// Loads the diffusion policy of a pretraining or LRPO run onto backend `B`, by one rule: the
+/// latest checkpoint's EMA weights when it holds them (pretraining), else its weights (LRPO).
+/// Returns the run's configuration, the network and a description (`"pretrain step N"`).
+pub fn load_policy<B: Backend>(
+    run: &Path,
+    device: &B::Device,
+) -> Result<(RunConfig, UNet<B>, String)> {
+    let cfg = RunConfig::load(&run.join("config.toml"))?;
+    let kind = RunInfo::load(run)?.command;
+    let mut ck = checkpoint::load_latest(run)?
+        .with_context(|| format!("{}: no checkpoint", run.display()))?;
+    let blob = if ck.state.files.iter().any(|f| f.0 == "ema.mpk") {
+        "ema.mpk"
+    } else {
+        "model.mpk"
+    };
+    let m: UNet<B> = cfg.model.init(device);
+    let m = m.load_record(ck.record::<B, _>(blob, device)?);
+    Ok((cfg, m, format!("{kind} step {}", ck.state.step)))
 }

@@ -108,6 +108,18 @@ fn reward_rises_with_learning_and_stays_without() {
     .unwrap();
     let learn = rl_run(&dir, &init, 5e-3, "learn", 12);
     let frozen = rl_run(&dir, &init, 0.0, "frozen", 12);
+    // An LRPO run samples like a pretraining run (its weights, not an EMA it does not keep).
+    let crop = lrpo_shared::image::load_rgb(&root().join("data/train/faces/obama2_0.png")).unwrap();
+    let out = lrpo_trainer::pretrain::sample_images::<lrpo_trainer::backend::Cpu>(
+        &dir.join("learn"),
+        &[crop],
+        Some(2),
+        None,
+        0,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(out[0].dim(), (3, 256, 256));
     let mean = |recs: &[serde_json::Value], i: usize| recs[i]["reward"]["mean"].as_f64().unwrap();
     // Same seeds: iteration i of both runs sees the same faces, degradations and noise.
     assert!((mean(&learn, 0) - mean(&frozen, 0)).abs() < 1e-9);

@@ -140,17 +140,17 @@ pub fn build_reward(cfg: &RunConfig) -> Result<Reward> {
     Ok(Reward::new(spec, &scorers)?)
 }
 
-/// Loads the initial policy (the EMA weights of a pretraining run) onto backend `B`.
+/// Loads the initial policy of an LRPO run (a pretraining run's EMA weights, or an LRPO run's
+/// weights; [`crate::run::load_policy`]) onto backend `B`; its network must be `cfg`'s.
 pub fn load_init<B: Backend>(cfg: &RunConfig, init: &Path, device: &B::Device) -> Result<UNet<B>> {
-    let mut ck = checkpoint::load_latest(init)?
-        .with_context(|| format!("{}: no checkpoint to start LRPO from", init.display()))?;
-    let blob = if ck.state.files.iter().any(|f| f.0 == "ema.mpk") {
-        "ema.mpk"
-    } else {
-        "model.mpk"
-    };
-    let m: UNet<B> = cfg.model.init(device);
-    Ok(m.load_record(ck.record::<B, _>(blob, device)?))
+    let (init_cfg, m, _) = crate::run::load_policy::<B>(init, device)
+        .with_context(|| format!("{}: cannot start LRPO from it", init.display()))?;
+    anyhow::ensure!(
+        init_cfg.model == cfg.model,
+        "{}: its [model] differs from this run's",
+        init.display()
+    );
+    Ok(m)
 }
 
 impl BackendTask for Lrpo {
