@@ -210,14 +210,20 @@ fn card(cfg: &RunConfig, name: &str, quant: Quantization, run: &Path) -> Result<
     })
 }
 
-fn psnr_between(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f64 {
+fn psnr_between(a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<f64> {
+    ensure!(
+        a.shape() == b.shape(),
+        "int8 and f32 outputs differ in shape: {:?} vs {:?}",
+        a.shape(),
+        b.shape()
+    );
     let mse = a
         .iter()
         .zip(b.iter())
         .map(|(x, y)| ((x.clamp(0.0, 1.0) - y.clamp(0.0, 1.0)) as f64).powi(2))
         .sum::<f64>()
         / a.len() as f64;
-    10.0 * (1.0 / mse.max(1e-20)).log10()
+    Ok(10.0 * (1.0 / mse.max(1e-20)).log10())
 }
 
 /// Exports a distillation run's student to `out.onnx` (+ `out.card`) and, with `int8`, to
@@ -256,6 +262,13 @@ pub fn export<B: Backend>(
     let m = OnnxModel::load(&f32_path)?;
     check_card(&c32, &m)?;
     let t32 = m.run(&[xd.view()])?.remove(0);
+    ensure!(
+        t32.len() == burn_out.len(),
+        "{}: tract's output has {} values, burn's {}",
+        f32_path.display(),
+        t32.len(),
+        burn_out.len()
+    );
     let peak = burn_out.iter().fold(0.0f32, |a, &b| a.max(b.abs())) as f64;
     let err = t32
         .iter()
@@ -322,6 +335,13 @@ pub fn export<B: Backend>(
         let qm = OnnxModel::load(&q_path)?;
         check_card(&cq, &qm)?;
         let t8 = qm.run(&[xd.view()])?.remove(0);
+        ensure!(
+            t8.shape() == t32.shape(),
+            "{}: the int8 model's output is {:?}, the f32 model's {:?}",
+            q_path.display(),
+            t8.shape(),
+            t32.shape()
+        );
         let per = 3 * cfg.data.resolution * cfg.data.resolution;
         let psnr = (0..check.len())
             .map(|i| {
@@ -337,6 +357,8 @@ pub fn export<B: Backend>(
                 .expect("sizes");
                 psnr_between(&a, &b)
             })
+            .collect::<Result<Vec<f64>>>()?
+            .iter()
             .sum::<f64>()
             / check.len() as f64;
         let plan = qm.plan_summary(&[vec![
@@ -429,6 +451,13 @@ pub fn export_eps<B: Backend>(
         ArrayD::from_shape_vec(IxDyn(&[2, 3, r, r]), lq)?,
     );
     let got = m.run(&[xa.view(), ta.view(), la.view()])?.remove(0);
+    ensure!(
+        got.len() == want.len(),
+        "{}: tract's ε has {} values, burn's {}",
+        path.display(),
+        got.len(),
+        want.len()
+    );
     let peak = want.iter().fold(0.0f32, |a, &b| a.max(b.abs())) as f64;
     let err = got
         .iter()
