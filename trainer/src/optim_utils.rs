@@ -9,17 +9,22 @@ use burn::tensor::{ElementConversion, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// Sums the squared gradients on the device (one read-back per clip, not one per parameter:
+/// on a GPU each read-back is a synchronisation).
 struct GradNorm<'a, B: AutodiffBackend> {
     grads: &'a GradientsParams,
-    sum: f64,
+    sum: Option<Tensor<B::InnerBackend, 1>>,
     ids: Vec<(ParamId, usize)>,
-    _b: std::marker::PhantomData<B>,
 }
 
 impl<B: AutodiffBackend> ModuleVisitor<B> for GradNorm<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-            self.sum += g.powf_scalar(2.0).sum().into_scalar().elem::<f64>();
+            let sq = g.powf_scalar(2.0).sum();
+            self.sum = Some(match self.sum.take() {
+                Some(s) => s + sq,
+                None => sq,
+            });
             self.ids.push((param.id, D));
         }
     }
@@ -49,12 +54,11 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
 ) -> f64 {
     let mut v = GradNorm::<B> {
         grads,
-        sum: 0.0,
+        sum: None,
         ids: Vec::new(),
-        _b: Default::default(),
     };
     model.visit(&mut v);
-    let norm = v.sum.sqrt();
+    let norm = v.sum.map_or(0.0, |s| s.into_scalar().elem::<f64>()).sqrt();
     if max_norm > 0.0 && norm > max_norm {
         let mut s = GradScale::<B> {
             grads,
@@ -142,6 +146,43 @@ pub fn ema_update<B: AutodiffBackend, M: AutodiffModule<B>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gradient_clipping_uses_the_global_norm_of_every_parameter() {
+        use crate::backend::CpuAutodiff as B;
+        use burn::nn::LinearConfig;
+        let device = Default::default();
+        let layer = LinearConfig::new(3, 2).init::<B>(&device);
+        // loss = Σ (x·W + b) with x = 1: every weight and bias gradient is 1, so the global
+        // norm is sqrt(3·2 + 2) = sqrt(8).
+        let x = Tensor::<B, 2>::ones([1, 3], &device);
+        let loss = layer.forward(x).sum();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &layer);
+        let norm = clip_grad_norm(&layer, &mut grads, 1.0);
+        assert!((norm - 8f64.sqrt()).abs() < 1e-5, "{norm}");
+        // After clipping to 1 the norm is 1 (up to the 1e-6 guard), every entry 1/sqrt(8).
+        let after = clip_grad_norm(&layer, &mut grads, 0.0);
+        assert!((after - 1.0).abs() < 1e-5, "{after}");
+        let w = grads
+            .get::<<B as AutodiffBackend>::InnerBackend, 2>(layer.weight.id)
+            .unwrap();
+        let v: Vec<f32> = w.into_data().to_vec().unwrap();
+        assert!(
+            v.iter()
+                .all(|&g| (g as f64 - 1.0 / 8f64.sqrt()).abs() < 1e-5),
+            "{v:?}"
+        );
+        // Under the limit nothing changes.
+        let mut grads2 = GradientsParams::from_grads(
+            layer
+                .forward(Tensor::<B, 2>::ones([1, 3], &device))
+                .sum()
+                .backward(),
+            &layer,
+        );
+        assert!((clip_grad_norm(&layer, &mut grads2, 10.0) - 8f64.sqrt()).abs() < 1e-5);
+        assert!((clip_grad_norm(&layer, &mut grads2, 0.0) - 8f64.sqrt()).abs() < 1e-5);
+    }
 
     #[test]
     fn warm_up_then_cosine() {
