@@ -54,12 +54,20 @@ pub const MAX_CROP_SIDE: usize = 512;
 /// `multiple_of`, the native side rounded up to that multiple, at least the card's size and at
 /// most [`MAX_CROP_SIDE`]; otherwise (ε-models, fixed-size cards) the card's size.
 pub fn crop_side(card: &PolicyCard, native: usize) -> usize {
+    let (lo, hi, m) = side_range(card);
+    (native.div_ceil(m) * m).clamp(lo, hi)
+}
+
+/// The smallest and largest crop sides a policy restores faces at, and their step: the card's
+/// size alone (step 1) unless it is a one-step policy that takes any multiple of `multiple_of`,
+/// then from the card's size up to [`MAX_CROP_SIDE`] in steps of `multiple_of`.
+fn side_range(card: &PolicyCard) -> (usize, usize, usize) {
     let (size, m) = (card.input.size as usize, card.input.multiple_of as usize);
     if card.kind != ModelKind::OneStep || m == 0 {
-        return size;
+        return (size, size, 1);
     }
     let limit = (MAX_CROP_SIDE / m).max(1) * m;
-    (native.div_ceil(m) * m).clamp(size.min(limit), limit)
+    (size.min(limit), limit, m)
 }
 
 /// Default of [`PipelineOptions::detail_gate`], for the 128-px student: chosen on the face
@@ -348,14 +356,9 @@ impl Pipeline {
 /// The crop sides a policy restores faces at, in words (e.g. `128 px crops` or `faces at their
 /// own size, 128-512 px in steps of 4`).
 pub fn sizes_description(card: &PolicyCard) -> String {
-    let (lo, hi) = (crop_side(card, 0), crop_side(card, usize::MAX / 2));
-    if lo == hi {
-        format!("{lo} px crops")
-    } else {
-        format!(
-            "faces at their own size, {lo}-{hi} px in steps of {}",
-            card.input.multiple_of
-        )
+    match side_range(card) {
+        (lo, hi, _) if lo == hi => format!("{lo} px crops"),
+        (lo, hi, m) => format!("faces at their own size, {lo}-{hi} px in steps of {m}"),
     }
 }
 

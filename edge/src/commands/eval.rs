@@ -17,7 +17,6 @@ use lrpo_shared::progress::Progress;
 use lrpo_shared::resize::{Filter, resize};
 use lrpo_shared::reward::{Reward, RewardSpec};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -400,16 +399,11 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     report::write(&rep, &args.out, has_gt)?;
     let mut out = std::io::stdout().lock();
     report::print_tables(&rep, &mut out)?;
-    writeln!(
-        out,
-        "report in {} ({} images, {} skipped)",
-        args.out.display(),
+    Ok(report::finish(
+        &mut out,
+        &args.out,
         set.items.len(),
-        skipped.len()
-    )?;
-    Ok(if skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+        "images",
+        skipped.len(),
+    )?)
 }

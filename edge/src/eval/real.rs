@@ -319,16 +319,11 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
         out,
         "\nmedian over {faces} faces: identity distance input→output {med_id:.3}, PSNR vs input (changed px) {med_psnr:.2} dB, sharpness ratio {med_sharp:.3}"
     )?;
-    writeln!(
-        out,
-        "report in {} ({} photos, {} skipped)",
-        args.out.display(),
+    Ok(report::finish(
+        &mut out,
+        &args.out,
         photos.len(),
-        skipped.len()
-    )?;
-    Ok(if skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+        "photos",
+        skipped.len(),
+    )?)
 }

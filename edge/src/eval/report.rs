@@ -231,6 +231,27 @@ pub fn paired_markdown(report: &Report) -> String {
     s
 }
 
+/// The last line of an evaluation (`report in DIR (N WHAT, K skipped)`) and its exit code:
+/// 1 when inputs were skipped, so that a script notices.
+pub fn finish(
+    out: &mut dyn std::io::Write,
+    dir: &Path,
+    count: usize,
+    what: &str,
+    skipped: usize,
+) -> std::io::Result<std::process::ExitCode> {
+    writeln!(
+        out,
+        "report in {} ({count} {what}, {skipped} skipped)",
+        dir.display()
+    )?;
+    Ok(if skipped == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
+}
+
 /// Prints the summary table and the paired table.
 pub fn print_tables(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     write!(out, "{}", markdown(report))?;
