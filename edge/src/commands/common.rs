@@ -33,6 +33,7 @@ pub fn locate(rel: &str) -> Option<PathBuf> {
             ]
             .into_iter()
             .find(|c| c.exists())
+            .map(|c| c.canonicalize().unwrap_or(c))
         });
     beside.or_else(|| Some(PathBuf::from(rel)).filter(|p| p.exists()))
 }
