@@ -23,7 +23,7 @@ trap 'rm -rf "$work"' EXIT
 
 model=models/lrpo_student_int8.onnx
 if [ ! -f "$model" ]; then
-  model="$(cargo run -q -p lrpo-edge --example test_policy -- "$work/policy" 128)"
+  model="$(cargo run -q -p lrpo-devtools --bin test_policy -- "$work/policy" 128)"
   echo "no shipped policy yet: using the stand-in $model"
 fi
 
@@ -45,5 +45,5 @@ qemu-aarch64 -cpu cortex-a76 -L /usr/aarch64-linux-gnu "$arm" restore "$photo" -
 qemu-aarch64 -cpu cortex-a76 -L /usr/aarch64-linux-gnu "$arm" --version
 
 echo "== comparing"
-cargo run -q -p lrpo-edge --example compare_images -- "$work/x86/montage.png" "$work/arm/montage.png" 1
+cargo run -q -p lrpo-devtools --bin compare_images -- "$work/x86/montage.png" "$work/arm/montage.png" 1
 echo "ARM check passed"

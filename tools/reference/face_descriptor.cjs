@@ -3,7 +3,7 @@
 // Setup (scratch folder, offline-capable once installed):
 //   npm install @vladmandic/face-api@1.7.15 @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0
 // Run from the repository root:
-//   cargo run --release -p lrpo-shared --features onnx --example identity_inputs -- /tmp/id
+//   cargo run --release -p lrpo-devtools --bin identity_inputs -- /tmp/id
 //   NODE_PATH=/path/to/node_modules node tools/reference/face_descriptor.cjs /tmp/id ../shared/assets/models/face-api
 //
 // It loads face-api's `dist/face-api.node-wasm.js` build on TF.js's pure-JS `cpu` backend

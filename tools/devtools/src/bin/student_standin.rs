@@ -2,7 +2,7 @@
 //! measuring the runtime's speed before a trained student exists; the graph is the one the
 //! trainer exports (`lrpo_shared::onnx::student`), so its cost is the real student's.
 //!
-//!     cargo run --release -p lrpo-edge --example student_standin -- OUT.onnx
+//!     cargo run --release -p lrpo-devtools --bin student_standin -- OUT.onnx
 
 use lrpo_shared::card::{
     InputSpec, Layout, ModelKind, PolicyCard, Provenance, Quantization, ValueRange,

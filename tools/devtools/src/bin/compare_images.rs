@@ -2,7 +2,7 @@
 //! and the share of samples that differ. Exit code 1 when the largest difference exceeds
 //! `MAX_LEVELS` (default 0: identical).
 //!
-//!     cargo run -p lrpo-edge --example compare_images -- A.png B.png [MAX_LEVELS]
+//!     cargo run -p lrpo-devtools --bin compare_images -- A.png B.png [MAX_LEVELS]
 
 use lrpo_shared::image::{load_rgb, to_rgb8};
 

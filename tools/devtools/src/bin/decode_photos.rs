@@ -1,7 +1,7 @@
 //! Writes every bundled photograph as this crate decodes it (lossless PNG), so that reference
 //! scripts see exactly the pixels the Rust code sees (JPEG decoders differ by a few levels).
 //!
-//!     cargo run --release -p lrpo-shared --example decode_photos -- data/faces OUT
+//!     cargo run --release -p lrpo-devtools --bin decode_photos -- data/faces OUT
 
 use lrpo_shared::image::{load_rgb, save_rgb};
 use std::path::PathBuf;

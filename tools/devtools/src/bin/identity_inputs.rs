@@ -3,9 +3,9 @@
 //! `.png`, `OUT/frames/STEM.rgb` (the whole photo, for face-api's own detector pipeline) and
 //! `OUT/manifest.json`.
 //!
-//!     cargo run --release -p lrpo-shared --features onnx --example identity_inputs -- OUT
+//!     cargo run --release -p lrpo-devtools --bin identity_inputs -- OUT
 
-#[path = "../tests/common/identity_inputs.rs"]
+#[path = "../../../../shared/tests/common/identity_inputs.rs"]
 mod identity_inputs;
 
 use lrpo_shared::image::{load_rgb, save_rgb};

@@ -1,11 +1,11 @@
 //! Writes a small stand-in restoration policy (a depthwise 3 × 3 sharpening convolution, with
 //! its card) for checking the runtime where no trained policy is at hand, e.g. the ARM check:
 //!
-//!     cargo run -p lrpo-edge --example test_policy -- OUT_DIR [CROP_SIZE]
+//!     cargo run -p lrpo-devtools --bin test_policy -- OUT_DIR [CROP_SIZE]
 //!
 //! writes OUT_DIR/sharpen.onnx and OUT_DIR/sharpen.card.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../../../../edge/tests/common/mod.rs"]
 mod common;
 
 fn main() {

@@ -2,9 +2,9 @@
 //! `OUT/hq/NAME.png`, `OUT/lq/NAME.png` and `OUT/manifest.json` (names, degradation parameters,
 //! FNV-1a hashes of the 8-bit pixels).
 //!
-//!     cargo run --release -p lrpo-shared --example metric_inputs -- data/faces OUT
+//!     cargo run --release -p lrpo-devtools --bin metric_inputs -- data/faces OUT
 
-#[path = "../tests/common/fixture_inputs.rs"]
+#[path = "../../../../shared/tests/common/fixture_inputs.rs"]
 mod fixture_inputs;
 
 use lrpo_shared::image::save_rgb;
