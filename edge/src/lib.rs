@@ -3,12 +3,14 @@
 //! - [`runtime`]: a restoration policy (ONNX + policy card), validated at load, restoring
 //!   aligned crops (one-step students, or ε-models sampled with DDIM);
 //! - [`pipeline`]: detect → align → restore → paste back;
-//! - [`commands`]: one module per `lrpo-edge` subcommand (arguments documented where they are
-//!   parsed); the binary is a thin layer over them.
+//! - [`threads`]: how many threads tract's matrix products use.
+//!
+//! Every public function returns [`Result`], with the typed [`Error`]. The `lrpo-edge` binary
+//! (its subcommands, input listing and the offline evaluation) is a layer over this library.
 
-pub mod commands;
-pub mod eval;
-pub mod inputs;
+pub mod error;
 pub mod pipeline;
 pub mod runtime;
 pub mod threads;
+
+pub use error::{Error, Result};

@@ -1,7 +1,10 @@
 //! `lrpo-edge`: on-camera face restoration and offline evaluation.
 
+mod commands;
+mod eval;
+mod inputs;
+
 use clap::{Parser, Subcommand};
-use lrpo_edge::commands;
 use std::process::ExitCode;
 
 /// LRPO edge runtime: restore faces with an exported LRPO policy (tract), and prepare or

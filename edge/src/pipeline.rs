@@ -9,8 +9,8 @@
 //! detail than that size can carry is left as it is (the detail gate), so that a sharp face is
 //! not restored blurred (a safety net, not a guarantee: a soft face can pass the gate).
 
+use crate::error::{Error, Result};
 use crate::runtime::Policy;
-use anyhow::{Result, ensure};
 use lrpo_shared::align::{Border, Interp, Landmarks, face_to_crop, paste_back, warp_to_crop};
 use lrpo_shared::card::{ModelKind, PolicyCard};
 use lrpo_shared::image::check_rgb;
@@ -208,10 +208,7 @@ pub fn select_faces(
 impl Pipeline {
     /// Detects faces in `frame`.
     pub fn detect(&self, frame: &ArrayView3<f32>) -> Result<Vec<Detection>> {
-        let det = self
-            .detector
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no face detector loaded"))?;
+        let det = self.detector.as_ref().ok_or(Error::NoDetector)?;
         Ok(det.detect(frame)?)
     }
 
@@ -270,10 +267,12 @@ impl Pipeline {
         let mut results = Vec::with_capacity(faces.len());
         for (k, PlannedFace { detection: f, side }) in faces.iter().enumerate() {
             let size = *side;
-            ensure!(
-                self.policy.card().accepts_size(size as u32),
-                "a {size} px crop does not fit this policy"
-            );
+            if !self.policy.card().accepts_size(size as u32) {
+                return Err(Error::input(
+                    format!("face {k}"),
+                    format!("a {size} px crop does not fit this policy"),
+                ));
+            }
             let t = face_to_crop(&f.landmarks, size)?;
             let crop = warp_to_crop(frame, &t, size, Interp::Bicubic, Border::Replicate)?;
             let start = Instant::now();
@@ -342,7 +341,12 @@ impl Pipeline {
         stream: u64,
     ) -> Result<Array3<f32>> {
         let (h, w) = check_rgb(img, "aligned face")?;
-        ensure!(h == w, "an aligned face crop must be square, got {w}x{h}");
+        if h != w {
+            return Err(Error::input(
+                "aligned face",
+                format!("an aligned face crop must be square, got {w}x{h}"),
+            ));
+        }
         let size = self.policy.crop_size();
         if self.policy.card().accepts_size(h as u32) && crop_side(self.policy.card(), h) == h {
             return self.policy.restore_stream(img, stream);
@@ -364,10 +368,12 @@ pub fn sizes_description(card: &PolicyCard) -> String {
 
 /// Checks an upscaling factor (one of [`UPSCALE_FACTORS`]).
 pub fn check_upscale(n: usize) -> Result<usize> {
-    ensure!(
-        UPSCALE_FACTORS.contains(&n),
-        "the upscaling factor must be 1, 2 or 4, got {n}"
-    );
+    if !UPSCALE_FACTORS.contains(&n) {
+        return Err(Error::input(
+            "--upscale",
+            format!("the upscaling factor must be 1, 2 or 4, got {n}"),
+        ));
+    }
     Ok(n)
 }
 
@@ -379,10 +385,14 @@ pub const MAX_UPSCALED_PIXELS: usize = 8192 * 8192;
 pub fn upscale_frame(frame: &ArrayView3<f32>, n: usize) -> Result<Array3<f32>> {
     let (_, h, w) = frame.dim();
     let (uh, uw) = (h * n, w * n);
-    ensure!(
-        uh.checked_mul(uw).is_some_and(|p| p <= MAX_UPSCALED_PIXELS),
-        "upscaling a {w}x{h} frame {n} times gives {uw}x{uh}, more than the {MAX_UPSCALED_PIXELS} pixels the pipeline makes"
-    );
+    if uh.checked_mul(uw).is_none_or(|p| p > MAX_UPSCALED_PIXELS) {
+        return Err(Error::input(
+            "frame",
+            format!(
+                "upscaling a {w}x{h} frame {n} times gives {uw}x{uh}, more than the {MAX_UPSCALED_PIXELS} pixels the pipeline makes"
+            ),
+        ));
+    }
     Ok(resize(frame, uh, uw, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0)))
 }
 

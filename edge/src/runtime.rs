@@ -1,7 +1,7 @@
 //! The restoration policy at run time: an ONNX model plus its policy card, validated against
 //! each other when loaded, restoring aligned face crops.
 
-use anyhow::{Context, Result, bail, ensure};
+use crate::error::{Error, Result};
 use lrpo_shared::card::{ModelKind, PolicyCard, SamplingSpec, ValueRange};
 use lrpo_shared::image::{check_rgb, from_model_range, to_model_range};
 use lrpo_shared::onnx::OnnxModel;
@@ -46,13 +46,13 @@ impl Policy {
     pub fn load(model: &Path, sampler: SamplerOptions) -> Result<Self> {
         let card_path = PolicyCard::path_for_model(model);
         if !model.exists() {
-            bail!("{}: model file not found", model.display());
+            return Err(Error::ModelNotFound {
+                path: model.to_path_buf(),
+            });
         }
-        let card = PolicyCard::load(&card_path).with_context(|| {
-            format!(
-                "{}: every policy needs its card next to it",
-                model.display()
-            )
+        let card = PolicyCard::load(&card_path).map_err(|error| Error::MissingCard {
+            model: model.to_path_buf(),
+            error,
         })?;
         let onnx = OnnxModel::load(model)?;
         let policy = Policy {
@@ -61,12 +61,12 @@ impl Policy {
             card,
             card_path,
         };
-        policy.check_card().with_context(|| {
-            format!(
-                "{} does not match its card {}",
-                model.display(),
-                policy.card_path.display()
-            )
+        lrpo_shared::onnx::check_card(&policy.card, &policy.model).map_err(|e| {
+            Error::CardMismatch {
+                model: model.to_path_buf(),
+                card: policy.card_path.clone(),
+                reason: e.to_string(),
+            }
         })?;
         let sampling = match (&policy.card.kind, &policy.card.sampling) {
             (
@@ -90,17 +90,23 @@ impl Policy {
                     seed: sampler.seed,
                 })
             }
-            (ModelKind::Epsilon, None) => bail!(
-                "{}: an ε-model card needs a sampling section",
-                policy.card_path.display()
-            ),
+            (ModelKind::Epsilon, None) => {
+                return Err(Error::CardMismatch {
+                    model: model.to_path_buf(),
+                    card: policy.card_path.clone(),
+                    reason: "an ε-model card needs a sampling section".into(),
+                });
+            }
             _ => None,
         };
         Ok(Policy { sampling, ..policy })
     }
 
-    fn check_card(&self) -> Result<()> {
-        Ok(lrpo_shared::onnx::check_card(&self.card, &self.model)?)
+    fn bad_output(&self, reason: impl Into<String>) -> Error {
+        Error::BadOutput {
+            model: self.model.path().to_path_buf(),
+            reason: reason.into(),
+        }
     }
 
     /// The card.
@@ -149,12 +155,15 @@ impl Policy {
     /// One-step models ignore it.
     pub fn restore_stream(&self, crop: &ArrayView3<f32>, stream: u64) -> Result<Array3<f32>> {
         let (h, w) = check_rgb(crop, "face crop")?;
-        ensure!(
-            self.card.accepts_size(h as u32) && self.card.accepts_size(w as u32),
-            "a {w}x{h} crop does not fit this policy (card: size {}, multiple of {})",
-            self.card.input.size,
-            self.card.input.multiple_of
-        );
+        if !(self.card.accepts_size(h as u32) && self.card.accepts_size(w as u32)) {
+            return Err(Error::input(
+                "face crop",
+                format!(
+                    "a {w}x{h} crop does not fit this policy (card: size {}, multiple of {})",
+                    self.card.input.size, self.card.input.multiple_of
+                ),
+            ));
+        }
         let to_model = |x: &ArrayView3<f32>| match self.card.input.value_range {
             ValueRange::ZeroOne => x.to_owned(),
             ValueRange::MinusOneOne => to_model_range(x),
@@ -167,13 +176,13 @@ impl Policy {
             ModelKind::OneStep => {
                 let x = to_model(crop).insert_axis(Axis(0)).into_dyn();
                 let y = self.model.run(&[x.view()])?.remove(0);
-                ensure!(
-                    y.shape() == x.shape(),
-                    "{}: output shape {:?}, expected {:?}",
-                    self.model.path().display(),
-                    y.shape(),
-                    x.shape()
-                );
+                if y.shape() != x.shape() {
+                    return Err(self.bad_output(format!(
+                        "output shape {:?}, expected {:?}",
+                        y.shape(),
+                        x.shape()
+                    )));
+                }
                 let y = y
                     .index_axis_move(Axis(0), 0)
                     .into_dimensionality::<ndarray::Ix3>()?;
@@ -182,10 +191,7 @@ impl Policy {
             ModelKind::Epsilon => self.sample(crop, stream, &to_model, &from_model)?,
         };
         if out.iter().any(|v| !v.is_finite()) {
-            bail!(
-                "{}: the policy produced NaN or infinite values",
-                self.model.path().display()
-            );
+            return Err(self.bad_output("the policy produced NaN or infinite values"));
         }
         Ok(out.mapv(|v| v.clamp(0.0, 1.0)))
     }
@@ -214,12 +220,11 @@ impl Policy {
             let xt = ndarray::ArrayD::from_shape_vec(shape.clone(), x.clone())?;
             let t = Array1::from_elem(1, step.t as f32).into_dyn();
             let eps = self.model.run(&[xt.view(), t.view(), lq.view()])?.remove(0);
-            ensure!(
-                eps.len() == n,
-                "{}: ε output has {} values, expected {n}",
-                self.model.path().display(),
-                eps.len()
-            );
+            if eps.len() != n {
+                return Err(
+                    self.bad_output(format!("ε output has {} values, expected {n}", eps.len()))
+                );
+            }
             if step.std_dev_t > 0.0 {
                 rng.fill_normal(&mut z);
             }

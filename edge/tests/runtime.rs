@@ -118,9 +118,17 @@ fn cards_that_do_not_match_their_model_are_refused() {
     };
     let e = load_err(None);
     assert!(e.contains("m.card") && e.contains("card next to it"), "{e}");
+    assert!(matches!(
+        Policy::load(&model, SamplerOptions::default()),
+        Err(lrpo_edge::Error::MissingCard { .. })
+    ));
     let mut c = good.clone();
     c.input.output_name = "out".into();
     assert!(load_err(Some(c)).contains("outputs"));
+    assert!(matches!(
+        Policy::load(&model, SamplerOptions::default()),
+        Err(lrpo_edge::Error::CardMismatch { .. })
+    ));
     let mut c = good.clone();
     c.kind = ModelKind::Epsilon;
     c.input.input_names = vec!["x_t".into(), "t".into(), "lq".into()];
@@ -139,7 +147,9 @@ fn cards_that_do_not_match_their_model_are_refused() {
     c.input.multiple_of = 0;
     c.save(&card_path).unwrap();
     let p = Policy::load(&model, SamplerOptions::default()).unwrap();
-    let e = p.restore(&test_crop(40).view()).unwrap_err().to_string();
+    let e = p.restore(&test_crop(40).view()).unwrap_err();
+    assert!(matches!(e, lrpo_edge::Error::Input { .. }));
+    let e = e.to_string();
     assert!(e.contains("40x40") && e.contains("does not fit"), "{e}");
     // Broken model files.
     good.save(&card_path).unwrap();
@@ -156,10 +166,9 @@ fn cards_that_do_not_match_their_model_are_refused() {
         Policy::load(&model, SamplerOptions::default()).unwrap_err()
     );
     assert!(e.contains("m.onnx") && e.contains("empty"), "{e}");
-    let e = format!(
-        "{:#}",
-        Policy::load(&dir.join("none.onnx"), SamplerOptions::default()).unwrap_err()
-    );
+    let e = Policy::load(&dir.join("none.onnx"), SamplerOptions::default()).unwrap_err();
+    assert!(matches!(e, lrpo_edge::Error::ModelNotFound { .. }));
+    let e = format!("{e:#}");
     assert!(e.contains("none.onnx") && e.contains("not found"), "{e}");
     // A truncated card.
     let cb = good.to_bytes().unwrap();

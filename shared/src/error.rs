@@ -11,13 +11,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong in the shared crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written. The operating-system error is part of the message
+    /// (not a separate `source()`, so that a report printing the whole chain says it once).
+    #[error("{path}: {error}")]
     Io {
         /// The file involved.
         path: PathBuf,
         /// The operating-system error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file's bytes are not a decodable image (corrupt, truncated, empty or unsupported).
     #[error("{path}: not a readable image: {reason}")]
@@ -118,7 +119,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

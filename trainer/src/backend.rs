@@ -6,7 +6,7 @@
 //!
 //! Training code is generic over `B: AutodiffBackend`; [`with_backend`] picks the concrete type.
 
-use anyhow::Result;
+use crate::error::Error;
 
 /// The CPU backend.
 pub type Cpu = burn::backend::Flex;
@@ -48,24 +48,26 @@ impl std::str::FromStr for DeviceChoice {
 pub trait BackendTask {
     /// What the task returns.
     type Output;
+    /// The task's error (it must take the library's, for a device that cannot be used).
+    type Error: From<Error>;
     /// Runs the task on backend `B` and device.
     fn run<B: burn::tensor::backend::AutodiffBackend>(
         self,
         device: B::Device,
-    ) -> Result<Self::Output>;
+    ) -> Result<Self::Output, Self::Error>;
 }
 
 /// Runs `task` on the chosen device's backend.
-pub fn with_backend<T: BackendTask>(device: DeviceChoice, task: T) -> Result<T::Output> {
+pub fn with_backend<T: BackendTask>(device: DeviceChoice, task: T) -> Result<T::Output, T::Error> {
     match device {
         DeviceChoice::Cpu => task.run::<CpuAutodiff>(Default::default()),
         #[cfg(feature = "cuda")]
         DeviceChoice::Cuda(n) => task.run::<GpuAutodiff>(burn::backend::cuda::CudaDevice::new(n)),
         #[cfg(not(feature = "cuda"))]
-        DeviceChoice::Cuda(_) => {
-            anyhow::bail!(
-                "this lrpo-train was built without CUDA support; rebuild with `--features cuda`"
-            )
-        }
+        DeviceChoice::Cuda(_) => Err(Error::backend(
+            "--device cuda",
+            "this lrpo-train was built without CUDA support; rebuild with `--features cuda`",
+        )
+        .into()),
     }
 }

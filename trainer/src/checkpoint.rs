@@ -8,8 +8,7 @@
 //! every file's size and FNV-1a hash; loading checks them, so a truncated or altered file is a
 //! clear error instead of garbage weights.
 
-use anyhow::{Context, Result, bail, ensure};
-use burn::module::Module;
+use crate::error::{Error, Result};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
@@ -50,7 +49,7 @@ struct Latest {
 /// Serialises a record.
 pub fn to_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
     Recorder::<B>::record(&Rec::default(), record, ())
-        .map_err(|e| anyhow::anyhow!("cannot serialise a record: {e:?}"))
+        .map_err(|e| Error::backend("serialising a record", format!("{e:?}")))
 }
 
 /// Deserialises a record; `label` names it in errors.
@@ -60,26 +59,7 @@ pub fn from_bytes<B: Backend, R: Record<B>>(
     label: &Path,
 ) -> Result<R> {
     Recorder::<B>::load(&Rec::default(), bytes, device)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read the record: {e:?}", label.display()))
-}
-
-/// Saves a module's weights alone to a file atomically (for exports and hand-offs).
-pub fn save_module<B: Backend, M: Module<B>>(module: M, path: &Path) -> Result<()> {
-    let bytes = to_bytes::<B, _>(module.into_record())?;
-    lrpo_shared::fsio::write_atomic(path, &bytes)?;
-    Ok(())
-}
-
-/// Loads weights saved by [`save_module`] into `template`.
-pub fn load_module<B: Backend, M: Module<B>>(
-    template: M,
-    path: &Path,
-    device: &B::Device,
-) -> Result<M> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("{}: cannot read weights", path.display()))?;
-    let record = from_bytes::<B, M::Record>(bytes, device, path)?;
-    Ok(template.load_record(record))
+        .map_err(|e| Error::format(label, format!("cannot read the record: {e:?}")))
 }
 
 /// The checkpoints folder of a run.
@@ -100,17 +80,18 @@ pub fn save(
     milestones: &[u64],
 ) -> Result<PathBuf> {
     let root = dir(run);
-    std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
+    std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, "cannot create", e))?;
     let name = format!("step_{step:07}");
     // Folders left half-written by a killed or failed save (a run folder has one writer).
-    for e in std::fs::read_dir(&root)?.flatten() {
+    let listing = std::fs::read_dir(&root).map_err(|e| Error::io(&root, "cannot list", e))?;
+    for e in listing.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.starts_with(".step_") && n.contains(".tmp-") {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
     let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, "cannot create", e))?;
     let mut files = Vec::new();
     for (file, bytes) in blobs {
         lrpo_shared::fsio::write_atomic(&tmp.join(file), bytes)?;
@@ -127,20 +108,18 @@ pub fn save(
     )?;
     let final_dir = root.join(&name);
     if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir)?;
+        std::fs::remove_dir_all(&final_dir)
+            .map_err(|e| Error::io(&final_dir, "cannot replace", e))?;
     }
-    std::fs::rename(&tmp, &final_dir).with_context(|| {
-        format!(
-            "{}: cannot move the checkpoint into place",
-            final_dir.display()
-        )
-    })?;
+    std::fs::rename(&tmp, &final_dir)
+        .map_err(|e| Error::io(&final_dir, "cannot move the checkpoint into place", e))?;
     lrpo_shared::fsio::write_atomic(
         &root.join("latest.json"),
         serde_json::to_string(&Latest { step, dir: name })?.as_bytes(),
     )?;
     if keep > 0 {
-        let mut all: Vec<PathBuf> = std::fs::read_dir(&root)?
+        let mut all: Vec<PathBuf> = std::fs::read_dir(&root)
+            .map_err(|e| Error::io(&root, "cannot list", e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.is_dir()
@@ -177,7 +156,7 @@ impl Loaded {
             .blobs
             .iter()
             .position(|(n, _)| n == name)
-            .with_context(|| format!("{}: no {name} in this checkpoint", self.dir.display()))?;
+            .ok_or_else(|| Error::format(&self.dir, format!("no {name} in this checkpoint")))?;
         Ok(self.blobs.swap_remove(i).1)
     }
 
@@ -198,33 +177,36 @@ pub fn load_latest(run: &Path) -> Result<Option<Loaded>> {
     if !latest.exists() {
         return Ok(None);
     }
-    let l: Latest = serde_json::from_slice(&std::fs::read(&latest)?)
-        .with_context(|| format!("{}: corrupt", latest.display()))?;
+    let bytes = std::fs::read(&latest).map_err(|e| Error::io(&latest, "cannot read", e))?;
+    let l: Latest = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::format(&latest, format!("corrupt: {e}")))?;
     load_dir(&dir(run).join(l.dir)).map(Some)
 }
 
 /// Loads one checkpoint folder, checking every file's size and hash.
 pub fn load_dir(d: &Path) -> Result<Loaded> {
     let sp = d.join("state.json");
-    let state: CheckpointState = serde_json::from_slice(
-        &std::fs::read(&sp).with_context(|| format!("{}: cannot read", sp.display()))?,
-    )
-    .with_context(|| format!("{}: corrupt checkpoint state", sp.display()))?;
+    let bytes = std::fs::read(&sp).map_err(|e| Error::io(&sp, "cannot read", e))?;
+    let state: CheckpointState = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::format(&sp, format!("corrupt checkpoint state: {e}")))?;
     let mut blobs = Vec::new();
     for (name, size, hash) in &state.files {
         let p = d.join(name);
-        let bytes = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-        ensure!(
-            bytes.len() as u64 == *size,
-            "{}: {} bytes, the checkpoint recorded {size} (truncated?)",
-            p.display(),
-            bytes.len()
-        );
+        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, "cannot read", e))?;
+        if bytes.len() as u64 != *size {
+            return Err(Error::format(
+                &p,
+                format!(
+                    "{} bytes, the checkpoint recorded {size} (truncated?)",
+                    bytes.len()
+                ),
+            ));
+        }
         if format!("{:016x}", fnv1a(&bytes)) != *hash {
-            bail!(
-                "{}: contents do not match the checkpoint's hash (corrupted?)",
-                p.display()
-            );
+            return Err(Error::format(
+                &p,
+                "contents do not match the checkpoint's hash (corrupted?)",
+            ));
         }
         blobs.push((name.clone(), bytes));
     }

@@ -3,8 +3,8 @@
 //! each command writes the fully resolved configuration next to its outputs.
 
 use crate::data::config::DataConfig;
+use crate::error::{Context, Error, Result, ensure_config};
 use crate::model::unet::UNetConfig;
-use anyhow::{Context, Result};
 use lrpo_shared::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -48,6 +48,52 @@ pub struct PretrainConfig {
     pub log_every: u64,
 }
 
+impl PretrainConfig {
+    /// Checks the section: positive sizes and periods, rates and decays in range.
+    pub fn validate(&self) -> Result<()> {
+        for (key, v) in [
+            ("steps", self.steps),
+            ("checkpoint_every", self.checkpoint_every),
+            ("log_every", self.log_every),
+            ("batch_size", self.batch_size as u64),
+        ] {
+            ensure_config!(v > 0, "pretrain.{key} must be at least 1, found {v}");
+        }
+        ensure_config!(
+            self.lr.is_finite() && self.lr >= 0.0,
+            "pretrain.lr must be a finite number >= 0, found {}",
+            self.lr
+        );
+        ensure_config!(
+            (0.0..1.0).contains(&self.ema_decay),
+            "pretrain.ema_decay must be in [0, 1), found {}",
+            self.ema_decay
+        );
+        ensure_config!(
+            (0.0..=1.0).contains(&self.min_lr_ratio),
+            "pretrain.min_lr_ratio must be in [0, 1], found {}",
+            self.min_lr_ratio
+        );
+        ensure_config!(
+            self.grad_clip >= 0.0 && self.weight_decay >= 0.0,
+            "pretrain.grad_clip and weight_decay must be >= 0, found {} and {}",
+            self.grad_clip,
+            self.weight_decay
+        );
+        ensure_config!(
+            self.val_steps != Some(0),
+            "pretrain.val_steps must be at least 1"
+        );
+        if let Some(e) = self.val_eta {
+            ensure_config!(
+                (0.0..=1.0).contains(&e),
+                "pretrain.val_eta must be in [0, 1], found {e}"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for PretrainConfig {
     fn default() -> Self {
         PretrainConfig {
@@ -88,6 +134,19 @@ pub struct SamplingConfig {
     pub eta: f64,
 }
 
+impl SamplingConfig {
+    /// Checks the section: at least one step, η in [0, 1].
+    pub fn validate(&self) -> Result<()> {
+        ensure_config!(
+            self.steps > 0 && (0.0..=1.0).contains(&self.eta),
+            "sampling: steps must be >= 1 and eta in [0, 1], found {} and {}",
+            self.steps,
+            self.eta
+        );
+        Ok(())
+    }
+}
+
 impl Default for SamplingConfig {
     fn default() -> Self {
         SamplingConfig {
@@ -124,50 +183,31 @@ impl RunConfig {
     /// Reads a TOML file (missing fields take their defaults) and checks it.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the config", path.display()))?;
+            .map_err(|e| Error::io(path, "cannot read the config", e))?;
         let cfg: RunConfig =
-            toml::from_str(&text).with_context(|| format!("{}: bad config", path.display()))?;
+            toml::from_str(&text).map_err(|e| Error::format(path, format!("bad config: {e}")))?;
         cfg.validate()
             .with_context(|| format!("{}: invalid config", path.display()))?;
         Ok(cfg)
     }
 
-    /// Checks values that TOML types cannot.
+    /// Checks values that TOML types cannot: each section by itself, then what sections must
+    /// agree on.
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         lrpo_shared::schedule::NoiseSchedule::new(self.schedule.clone())?;
+        self.data.validate()?;
         let m = self.model.size_multiple();
-        anyhow::ensure!(
+        ensure_config!(
             self.data.resolution.is_multiple_of(m),
             "data.resolution {} must be a multiple of {m} (the model's downsampling)",
             self.data.resolution
         );
-        lrpo_shared::degrade::DegradePreset::by_name(&self.data.preset)?;
-        let p = &self.pretrain;
-        anyhow::ensure!(
-            p.batch_size > 0 && p.lr >= 0.0 && (0.0..1.0).contains(&p.ema_decay),
-            "pretrain: batch_size must be > 0, lr >= 0, ema_decay in [0, 1)"
-        );
-        anyhow::ensure!(
-            p.val_steps != Some(0) && p.log_every > 0 && p.checkpoint_every > 0,
-            "pretrain: val_steps, log_every and checkpoint_every must be positive"
-        );
-        let s = &self.sampling;
-        anyhow::ensure!(
-            s.steps > 0 && (0.0..=1.0).contains(&s.eta),
-            "sampling: steps must be >= 1 and eta in [0, 1], found {} and {}",
-            s.steps,
-            s.eta
-        );
-        if let Some(e) = p.val_eta {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&e),
-                "pretrain.val_eta must be in [0, 1], found {e}"
-            );
-        }
-        self.data.augment.validate()?;
+        self.pretrain.validate()?;
+        self.sampling.validate()?;
         self.rl.validate()?;
         self.distill.validate()?;
+        self.pipeline.validate()?;
         Ok(())
     }
 
@@ -193,7 +233,8 @@ impl RunConfig {
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = format!(
             "# Resolved configuration (every default filled in), written by lrpo-train.\n{}",
-            toml::to_string_pretty(self)?
+            toml::to_string_pretty(self)
+                .map_err(|e| Error::format(path, format!("cannot write the config: {e}")))?
         );
         lrpo_shared::fsio::write_atomic(path, text.as_bytes())?;
         Ok(())
@@ -243,5 +284,32 @@ mod tests {
         assert!(err("[model]\nbase_channels = 100000").contains("base_channels"));
         assert!(err("[data.augment]\nrotate = 360.0").contains("rotate"));
         assert!(err("[distill]\nteacher_eta = 2.0").contains("teacher_eta"));
+    }
+
+    #[test]
+    fn each_section_refuses_its_own_bad_values_by_key() {
+        assert!(err("[pretrain]\nsteps = 0").contains("pretrain.steps"));
+        assert!(err("[pretrain]\nmin_lr_ratio = 2.0").contains("pretrain.min_lr_ratio"));
+        assert!(err("[sampling]\neta = 1.5").contains("sampling"));
+        assert!(err("[data]\nresolution = 4").contains("data.resolution"));
+        assert!(err("[data]\npreset = \"nope\"").contains("nope"));
+        assert!(err("[pipeline]\nname = \"../x\"").contains("pipeline.name"));
+        assert!(err("[pipeline]\nsft_name = \"lrpo_student\"").contains("must differ"));
+    }
+
+    #[test]
+    fn a_bad_config_file_is_an_error_of_its_kind_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("lrpo-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "[distill]\npool = 0\n").unwrap();
+        let e = RunConfig::load(&p).unwrap_err();
+        assert!(matches!(e.root(), Error::Config { .. }), "{e:?}");
+        assert!(e.to_string().contains("c.toml") && e.to_string().contains("distill.pool"));
+        std::fs::write(&p, "[distill]\npool = \"many\"\n").unwrap();
+        assert!(matches!(RunConfig::load(&p), Err(Error::Format { .. })));
+        let e = RunConfig::load(&dir.join("none.toml")).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("none.toml"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

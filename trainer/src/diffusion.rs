@@ -5,6 +5,7 @@
 //! - DDIM sampling (Song et al. 2021, DESIGN §4): `x_prev = μ(x_t, ε̂) + σ_t·z`, noise drawn from
 //!   the project's seeded RNG on the host so a run is reproducible and resumable exactly.
 
+use crate::error::Result;
 use crate::model::unet::UNet;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -73,7 +74,7 @@ pub fn ddim_sample<B: Backend>(
     eta: f64,
     clip_x0: bool,
     rng: &mut Rng,
-) -> anyhow::Result<Tensor<B, 4>> {
+) -> Result<Tensor<B, 4>> {
     let plan = schedule.ddim_steps(steps, eta)?;
     let device = lq.device();
     let dims = lq.dims();

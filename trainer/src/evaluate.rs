@@ -5,9 +5,9 @@
 use crate::config::RunConfig;
 use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
+use crate::error::Result;
 use crate::model::unet::UNet;
 use crate::tensor::{tensor4, to_image};
-use anyhow::Result;
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::metrics::{niqe::niqe_any_size, psnr, ssim::ssim};

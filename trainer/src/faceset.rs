@@ -13,7 +13,7 @@
 //! than 0.6, or one label farther) are listed in the manifest's `label_checks` for a person to
 //! look at.
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result};
 use lrpo_shared::align::{Border, Interp, face_to_crop, landmarks_centre, warp_to_crop};
 use lrpo_shared::faceset::{
     FaceEntry, LabelCheck, MANIFEST_FILE, MANIFEST_VERSION, Manifest, SourceTable, assign_splits,
@@ -60,7 +60,7 @@ fn centre(d: &Detection) -> [f64; 2] {
 
 /// SHA-256 of a file, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read", e))?;
     Ok(Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -185,12 +185,14 @@ pub fn build(
         }
     }
     if !problems.is_empty() {
-        bail!(
-            "{}: {} problem(s) with the source table:\n  {}",
-            table_path.display(),
-            problems.len(),
-            problems.join("\n  ")
-        );
+        return Err(Error::data(
+            table_path,
+            format!(
+                "{} problem(s) with the source table:\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            ),
+        ));
     }
     let identities: Vec<String> = faces
         .iter()
@@ -198,7 +200,7 @@ pub fn build(
         .filter_map(|f| f.identity.clone())
         .collect();
     let splits = assign_splits(&identities, &table.split)
-        .with_context(|| format!("{}: splitting identities", table_path.display()))?;
+        .map_err(|e| Error::data(table_path, format!("splitting identities: {e}")))?;
     // A check of the labels, not a source of them: faces of different photos labelled as
     // different people whose descriptors say "same person" (or the other way round).
     let mut label_checks = Vec::new();
@@ -222,7 +224,7 @@ pub fn build(
             }
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
     for (i, name, crop) in crops {
         let dst = out.join(&name);
         save_rgb(&dst, &crop.view())?;

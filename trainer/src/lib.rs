@@ -1,17 +1,18 @@
 //! `lrpo-trainer`: trains diffusion face-restoration policies, post-trains them with LRPO,
 //! distills a one-step student and exports it to ONNX.
 //!
-//! The binary `lrpo-train` is a thin layer over this library: [`commands`] holds one module per
-//! subcommand.
+//! The binary `lrpo-train` is a thin layer over this library (its `commands` modules parse the
+//! flags of each subcommand and call the stages here). Every public function returns
+//! [`Result`], with the typed [`Error`].
 
 pub mod backend;
 pub mod checkpoint;
-pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod data;
 pub mod diffusion;
 pub mod distill;
+pub mod error;
 pub mod evaluate;
 pub mod export;
 pub mod faceset;
@@ -24,3 +25,5 @@ pub mod pretrain;
 pub mod run;
 pub mod runlog;
 pub mod tensor;
+
+pub use error::{Error, Result};

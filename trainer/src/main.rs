@@ -1,7 +1,8 @@
 //! `lrpo-train`: trains, post-trains (LRPO), distills and exports face-restoration policies.
 
+mod commands;
+
 use clap::{Parser, Subcommand};
-use lrpo_trainer::commands;
 use std::process::ExitCode;
 
 /// LRPO trainer: diffusion restoration policies post-trained with likelihood-regularized

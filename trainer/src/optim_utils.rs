@@ -45,8 +45,46 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for GradScale<'_, B> {
     }
 }
 
+/// The sum of every squared gradient of `model` in `grads`, on the device, as a `[1]` tensor
+/// (zero when there are none): the square of the global L2 norm, for a caller that reads it
+/// back together with its other scalars ([`crate::tensor::read_scalars`]).
+pub fn grad_sq_sum<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &GradientsParams,
+    device: &B::Device,
+) -> Tensor<B::InnerBackend, 1> {
+    let mut v = GradNorm::<B> {
+        grads,
+        sum: None,
+        ids: Vec::new(),
+    };
+    model.visit(&mut v);
+    v.sum
+        .map(|s| s.reshape([1]))
+        .unwrap_or_else(|| Tensor::zeros([1], device))
+}
+
+/// Clips to `max_norm` gradients whose global norm is `norm` (read back from
+/// [`grad_sq_sum`]): when `max_norm > 0` and `norm > max_norm`, every gradient is scaled by
+/// `max_norm / (norm + 1e-6)` (PyTorch's `clip_grad_norm_`).
+pub fn clip_to_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    norm: f64,
+    max_norm: f64,
+) {
+    if max_norm > 0.0 && norm > max_norm {
+        let mut s = GradScale::<B> {
+            grads,
+            factor: max_norm / (norm + 1e-6),
+            _b: Default::default(),
+        };
+        model.visit(&mut s);
+    }
+}
+
 /// The global L2 norm of all gradients; when it exceeds `max_norm` (> 0), every gradient is
-/// scaled by `max_norm / norm`. Returns the norm before clipping.
+/// scaled by `max_norm / norm`. Returns the norm before clipping. Reads one value back.
 pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
@@ -59,14 +97,7 @@ pub fn clip_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     };
     model.visit(&mut v);
     let norm = v.sum.map_or(0.0, |s| s.into_scalar().elem::<f64>()).sqrt();
-    if max_norm > 0.0 && norm > max_norm {
-        let mut s = GradScale::<B> {
-            grads,
-            factor: max_norm / (norm + 1e-6),
-            _b: Default::default(),
-        };
-        model.visit(&mut s);
-    }
+    clip_to_norm(model, grads, norm, max_norm);
     norm
 }
 

@@ -1,7 +1,7 @@
 //! Minimal PNG line charts of training curves (no plotting dependency): axes, tick labels and
 //! one or more series, drawn with a built-in 5 × 7 pixel font.
 
-use anyhow::Result;
+use crate::error::Result;
 use std::path::Path;
 
 /// One curve: label, RGB colour and (x, y) points.

@@ -2,8 +2,8 @@
 
 use crate::checkpoint;
 use crate::config::RunConfig;
+use crate::error::{Error, Result};
 use crate::model::unet::UNet;
-use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,8 @@ impl RunInfo {
     pub fn load(run: &Path) -> Result<Self> {
         let path = run.join("run.json");
         let bytes = std::fs::read(&path)
-            .with_context(|| format!("{}: not a run folder (no run.json)", run.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{}: unreadable", path.display()))
+            .map_err(|_| Error::run(run, "not a run folder (no readable run.json)"))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::format(&path, format!("unreadable: {e}")))
     }
 }
 
@@ -40,8 +40,7 @@ pub fn load_policy<B: Backend>(
 ) -> Result<(RunConfig, UNet<B>, String)> {
     let cfg = RunConfig::load(&run.join("config.toml"))?;
     let kind = RunInfo::load(run)?.command;
-    let mut ck = checkpoint::load_latest(run)?
-        .with_context(|| format!("{}: no checkpoint", run.display()))?;
+    let mut ck = checkpoint::load_latest(run)?.ok_or_else(|| Error::run(run, "no checkpoint"))?;
     let blob = if ck.state.files.iter().any(|f| f.0 == "ema.mpk") {
         "ema.mpk"
     } else {

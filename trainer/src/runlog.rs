@@ -2,7 +2,7 @@
 //! as a run goes and flushed line by line. A resumed run first drops the lines logged after the
 //! checkpoint it resumes from, so the file always describes one consistent run.
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ impl RunLog {
             .create(true)
             .append(true)
             .open(&path)
-            .with_context(|| format!("{}: cannot open", path.display()))?;
+            .map_err(|e| Error::io(&path, "cannot open", e))?;
         Ok(RunLog { path, file })
     }
 
@@ -48,19 +48,13 @@ impl RunLog {
     pub fn log(&mut self, record: Value) -> Result<()> {
         writeln!(self.file, "{record}")
             .and_then(|_| self.file.flush())
-            .with_context(|| format!("{}: cannot write", self.path.display()))
-    }
-
-    /// The log file.
-    pub fn path(&self) -> &Path {
-        &self.path
+            .map_err(|e| Error::io(&self.path, "cannot write", e))
     }
 }
 
 /// Every record of a metrics file (unparseable lines are skipped).
 pub fn read(path: &Path) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read", e))?;
     Ok(text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

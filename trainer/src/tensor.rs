@@ -1,7 +1,7 @@
 //! Images ↔ burn tensors: `[N, 3, H, W]` batches in the model range [−1, 1] (the diffusion
 //! policy) or in [0, 1] (the student), and single `[3, H, W]` images out of them.
 
-use anyhow::Result;
+use crate::error::{Error, Result};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use ndarray::Array3;
@@ -15,9 +15,7 @@ pub fn tensor4<B: Backend>(v: Vec<f32>, n: usize, r: usize, device: &B::Device) 
 pub fn to_image<B: Backend>(x: &Tensor<B, 4>, i: usize) -> Result<Array3<f32>> {
     let [_, c, h, w] = x.dims();
     let data = x.clone().narrow(0, i, 1).into_data().convert::<f32>();
-    let v: Vec<f32> = data
-        .to_vec()
-        .map_err(|e| anyhow::anyhow!("tensor data: {e:?}"))?;
+    let v: Vec<f32> = data.to_vec().map_err(Error::tensor_data)?;
     Ok(Array3::from_shape_vec((c, h, w), v)?.mapv(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0)))
 }
 
@@ -37,6 +35,20 @@ pub fn unit_image<B: Backend>(x: &Tensor<B, 4>, i: usize) -> Result<Array3<f32>>
         .into_data()
         .convert::<f32>()
         .to_vec()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .map_err(Error::tensor_data)?;
     Ok(Array3::from_shape_vec((c, h, w), v)?.mapv(|v| v.clamp(0.0, 1.0)))
+}
+
+/// Reads several 1-D tensors back in one transfer (on a GPU each read-back is a
+/// synchronisation): their values concatenated, in order, as f64.
+pub fn read_scalars<B: Backend>(parts: Vec<Tensor<B, 1>>) -> Result<Vec<f64>> {
+    if parts.is_empty() {
+        return Ok(vec![]);
+    }
+    let v: Vec<f32> = Tensor::cat(parts, 0)
+        .into_data()
+        .convert::<f32>()
+        .to_vec()
+        .map_err(Error::tensor_data)?;
+    Ok(v.into_iter().map(f64::from).collect())
 }

@@ -115,7 +115,9 @@ fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
             stop_at: None,
         },
     );
-    assert!(again.unwrap_err().to_string().contains("already trained"));
+    let again = again.unwrap_err();
+    assert!(matches!(again, lrpo_trainer::Error::Run { .. }));
+    assert!(again.to_string().contains("already trained"));
     let ck = dir.join("b/checkpoints/step_0000012/optim.mpk");
     let bytes = std::fs::read(&ck).unwrap();
     std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
@@ -130,6 +132,10 @@ fn an_interrupted_and_resumed_run_matches_an_uninterrupted_one() {
         },
     )
     .unwrap_err();
+    assert!(
+        matches!(e.root(), lrpo_trainer::Error::Format { .. }),
+        "{e:?}"
+    );
     assert!(format!("{e:#}").contains("optim.mpk"), "{e:#}");
 }
 

@@ -68,7 +68,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 .restore(&crop.view())
                 .map(|_| t.elapsed().as_secs_f64() * 1e3)
         })
-        .collect::<Result<_>>()?;
+        .collect::<lrpo_edge::Result<_>>()?;
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
     let peak = peak_rss_mib();

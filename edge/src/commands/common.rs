@@ -1,9 +1,9 @@
 //! Arguments shared by the commands that run a policy.
 
-use crate::pipeline::{Pipeline, PipelineOptions};
-use crate::runtime::{Policy, SamplerOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_edge::pipeline::{Pipeline, PipelineOptions};
+use lrpo_edge::runtime::{Policy, SamplerOptions};
 use lrpo_shared::onnx::detect::FaceDetector;
 use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
 use std::path::{Path, PathBuf};
@@ -70,14 +70,14 @@ impl PolicyArgs {
                 self.threads
             );
         }
-        crate::threads::set_threads(self.threads);
+        lrpo_edge::threads::set_threads(self.threads);
         let sampler = SamplerOptions {
             steps: self.steps,
             eta: self.eta,
             seed: self.seed,
         };
         match &self.model {
-            Some(p) => Policy::load(p, sampler),
+            Some(p) => Ok(Policy::load(p, sampler)?),
             None => {
                 let int8 = locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked next to the executable and in the working folder); pass --model"))?;
                 let int8 = Policy::load(&int8, sampler)?;
@@ -193,7 +193,7 @@ impl FaceArgs {
             max_faces: self.max_faces,
             feather: self.feather,
             detail_gate,
-            upscale: crate::pipeline::check_upscale(self.upscale)?,
+            upscale: lrpo_edge::pipeline::check_upscale(self.upscale)?,
         })
     }
 }
@@ -201,7 +201,7 @@ impl FaceArgs {
 /// The value of `--detail-gate`: absent → the default, `off` → no gate, else a PSNR in dB.
 pub fn parse_detail_gate(arg: Option<&str>) -> Result<Option<f64>> {
     Ok(match arg {
-        None => Some(crate::pipeline::DEFAULT_DETAIL_GATE_DB),
+        None => Some(lrpo_edge::pipeline::DEFAULT_DETAIL_GATE_DB),
         Some("off") => None,
         Some(v) => match v.parse::<f64>() {
             Ok(db) if db.is_finite() && db > 0.0 => Some(db),

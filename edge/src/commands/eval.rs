@@ -5,10 +5,10 @@ use super::common::locate;
 use crate::eval::dataset::{self, SetKind};
 use crate::eval::report::{self, Report, Row, file_safe};
 use crate::eval::scoring::score;
-use crate::pipeline::{Pipeline, PipelineOptions};
-use crate::runtime::{Policy, SamplerOptions};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_edge::pipeline::{Pipeline, PipelineOptions};
+use lrpo_edge::runtime::{Policy, SamplerOptions};
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::faceset::{FaceEntry, Manifest, Split};
 use lrpo_shared::image::{load_rgb, save_rgb};
@@ -107,7 +107,7 @@ enum Method {
 
 /// Runs the evaluation and writes the report. Exit code 1 when some images were skipped.
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
-    crate::threads::set_threads(args.threads.max(1));
+    lrpo_edge::threads::set_threads(args.threads.max(1));
     if !args.real.is_empty() {
         return crate::eval::real::run(args);
     }

@@ -1,9 +1,9 @@
 //! `lrpo-edge restore`: restore the faces in image files.
 
 use super::common::{DetectorArgs, FaceArgs, OutputGuard, PolicyArgs, output_name, pipeline};
-use crate::pipeline::upscale_frame;
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_edge::pipeline::upscale_frame;
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::progress::Progress;
 use ndarray::{Array3, Axis, concatenate};
@@ -61,7 +61,7 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
         "policy {} ({:?}, {}), {} input(s)",
         pipe.policy.model_path().display(),
         pipe.policy.card().kind,
-        crate::pipeline::sizes_description(pipe.policy.card()),
+        lrpo_edge::pipeline::sizes_description(pipe.policy.card()),
         inputs.len()
     )?;
     let mut progress = Progress::new(inputs.len());

@@ -10,9 +10,11 @@
 //! N = 2).
 
 use super::common::{DetectorArgs, FaceArgs, PolicyArgs, pipeline};
-use crate::pipeline::{Pipeline, scale_detection, select_faces, smooth_landmarks, upscale_frame};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_edge::pipeline::{
+    Pipeline, scale_detection, select_faces, smooth_landmarks, upscale_frame,
+};
 use lrpo_shared::image::{DEFAULT_MAX_PIXELS, from_rgb8, to_rgb8};
 use lrpo_shared::onnx::detect::Detection;
 use std::io::{Read, Write};
@@ -136,7 +138,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     // Fails early (before any frame is read) when the upscaled frames would be too large.
     if (args.width * n)
         .checked_mul(args.height * n)
-        .is_none_or(|p| p > crate::pipeline::MAX_UPSCALED_PIXELS)
+        .is_none_or(|p| p > lrpo_edge::pipeline::MAX_UPSCALED_PIXELS)
     {
         bail!(
             "--upscale {n} turns {}x{} frames into {}x{}, more than the {} pixel limit",
@@ -144,7 +146,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
             args.height,
             args.width * n,
             args.height * n,
-            crate::pipeline::MAX_UPSCALED_PIXELS
+            lrpo_edge::pipeline::MAX_UPSCALED_PIXELS
         );
     }
     pipe.policy.warm_up(pipe.policy.crop_size())?;
@@ -152,7 +154,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut buf = vec![0u8; args.width * args.height * 3];
     let mut tracks: Vec<Detection> = Vec::new();
-    let mut restored_tracks: Vec<crate::pipeline::PlannedFace> = Vec::new();
+    let mut restored_tracks: Vec<lrpo_edge::pipeline::PlannedFace> = Vec::new();
     let mut lat = Latency(Vec::new());
     let mut frame_no = 0usize;
     eprintln!(

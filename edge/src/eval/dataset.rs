@@ -29,8 +29,6 @@ pub struct Item {
     pub lq_small: Option<Array3<f32>>,
     /// Ground truth, when there is one.
     pub gt: Option<Array3<f32>>,
-    /// Degradation parameters, when made here.
-    pub params: Option<DegradeParams>,
 }
 
 /// The kind of set.
@@ -151,7 +149,6 @@ fn degraded_item(
         lq,
         lq_small: Some(small),
         gt: Some(hq.clone()),
-        params: Some(params),
     })
 }
 
@@ -219,7 +216,6 @@ pub fn load(
                     lq,
                     lq_small,
                     gt,
-                    params: None,
                 })
             })();
             match r {

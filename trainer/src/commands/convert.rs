@@ -1,9 +1,9 @@
 //! `lrpo-train convert`: turn third-party models into the ONNX files the project runs.
 
-use crate::convert::{face_descriptor, tfjs};
 use anyhow::{Context, Result, ensure};
 use clap::{Args, Subcommand};
 use lrpo_shared::onnx::OnnxModel;
+use lrpo_trainer::convert::{face_descriptor, tfjs};
 use std::path::PathBuf;
 
 /// Arguments of `lrpo-train convert`.

@@ -1,10 +1,10 @@
 //! `lrpo-train distill`: distil a diffusion policy into the one-step student.
 
-use crate::backend::{DeviceChoice, with_backend};
-use crate::config::RunConfig;
-use crate::distill::Distill;
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_trainer::backend::{DeviceChoice, with_backend};
+use lrpo_trainer::config::RunConfig;
+use lrpo_trainer::distill::Distill;
 use std::path::PathBuf;
 
 /// Arguments of `lrpo-train distill`.
@@ -36,7 +36,7 @@ pub struct DistillArgs {
 }
 
 fn data_of(run: &std::path::Path) -> Result<PathBuf> {
-    Ok(crate::run::RunInfo::load(run)?.data)
+    Ok(lrpo_trainer::run::RunInfo::load(run)?.data)
 }
 
 /// Runs distillation and prints a summary.
@@ -44,7 +44,7 @@ pub fn run(args: &DistillArgs) -> Result<()> {
     let task = match &args.resume {
         Some(run) => {
             let cfg = RunConfig::load(&run.join("config.toml"))?;
-            let teacher = crate::run::RunInfo::load(run)?.init;
+            let teacher = lrpo_trainer::run::RunInfo::load(run)?.init;
             Distill {
                 cfg,
                 teacher,

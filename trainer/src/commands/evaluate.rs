@@ -1,13 +1,13 @@
 //! `lrpo-train evaluate`: compare policies on the held-out faces (same degradations and noise
 //! for every policy) and write a JSON report and a Markdown table.
 
-use crate::backend::{BackendTask, DeviceChoice, with_backend};
-use crate::data::FaceSet;
-use crate::evaluate::{EvalSettings, evaluate, load_policy, paired_difference};
-use crate::lrpo::train::build_reward;
 use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
+use lrpo_trainer::backend::{BackendTask, DeviceChoice, with_backend};
+use lrpo_trainer::data::FaceSet;
+use lrpo_trainer::evaluate::{EvalSettings, evaluate, load_policy, paired_difference};
+use lrpo_trainer::lrpo::train::build_reward;
 use ndarray::{Axis, concatenate};
 use std::path::PathBuf;
 
@@ -47,13 +47,14 @@ struct Task<'a>(&'a EvaluateArgs);
 
 impl BackendTask for Task<'_> {
     type Output = ();
+    type Error = anyhow::Error;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let a = self.0;
         let first = a
             .runs
             .first()
             .ok_or_else(|| anyhow::anyhow!("evaluate needs at least one run"))?;
-        let sampling = crate::config::RunConfig::load(&first.join("config.toml"))?.sampling;
+        let sampling = lrpo_trainer::config::RunConfig::load(&first.join("config.toml"))?.sampling;
         let s = EvalSettings {
             per_face: a.per_face,
             steps: a.steps.unwrap_or(sampling.steps),

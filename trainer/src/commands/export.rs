@@ -1,8 +1,8 @@
 //! `lrpo-train export`: the distilled student to ONNX (f32, optionally int8) with its card.
 
-use crate::backend::Cpu;
 use anyhow::Result;
 use clap::Args;
+use lrpo_trainer::backend::Cpu;
 use std::path::PathBuf;
 
 /// Arguments of `lrpo-train export`.
@@ -34,10 +34,10 @@ pub struct ExportArgs {
 /// Exports and prints what was checked. A distillation run exports its student; a pretraining
 /// or LRPO run exports the policy's ε-network (f32) for K-step sampling on the edge.
 pub fn run(args: &ExportArgs) -> Result<()> {
-    let info = crate::run::RunInfo::load(&args.ckpt)?;
+    let info = lrpo_trainer::run::RunInfo::load(&args.ckpt)?;
     if info.command != "distill" {
-        let cfg = crate::config::RunConfig::load(&args.ckpt.join("config.toml"))?;
-        let (p, err) = crate::export::export_eps::<Cpu>(
+        let cfg = lrpo_trainer::config::RunConfig::load(&args.ckpt.join("config.toml"))?;
+        let (p, err) = lrpo_trainer::export::export_eps::<Cpu>(
             &args.ckpt,
             &args.out,
             args.steps.unwrap_or(cfg.sampling.steps as u32),
@@ -50,7 +50,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let r = crate::export::export::<Cpu>(
+    let r = lrpo_trainer::export::export::<Cpu>(
         &args.ckpt,
         &args.out,
         args.int8,

@@ -1,9 +1,9 @@
 //! `lrpo-train pipeline`: pretrain → LRPO → distill → export in one resumable command.
 
-use crate::backend::DeviceChoice;
-use crate::config::RunConfig;
 use anyhow::Result;
 use clap::Args;
+use lrpo_trainer::backend::DeviceChoice;
+use lrpo_trainer::config::RunConfig;
 use std::path::PathBuf;
 
 /// Arguments of `lrpo-train pipeline`.
@@ -26,5 +26,10 @@ pub struct PipelineArgs {
 /// Runs the unfinished stages.
 pub fn run(args: &PipelineArgs) -> Result<()> {
     let cfg = RunConfig::load(&args.config)?;
-    crate::pipeline::run(&cfg, &args.data, &args.out, args.device)
+    Ok(lrpo_trainer::pipeline::run(
+        &cfg,
+        &args.data,
+        &args.out,
+        args.device,
+    )?)
 }

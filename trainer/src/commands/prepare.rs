@@ -1,7 +1,7 @@
 //! `lrpo-train prepare-faces`: turn in-the-wild photos into aligned training crops, as FFHQ's
 //! alignment script does: detect faces (MTCNN), align each to the FFHQ template, save the crop.
 //! With `--sources TABLE --root DIR` it builds a labelled face set instead (see
-//! `crate::faceset`): crops, rejections with reasons and identity-disjoint splits in
+//! `lrpo_trainer::faceset`): crops, rejections with reasons and identity-disjoint splits in
 //! `faces.json`.
 
 use anyhow::{Context, Result};
@@ -81,7 +81,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
             )?),
             None => None,
         };
-        let m = crate::faceset::build(&table, table_path, root, &det, net.as_ref(), out)?;
+        let m = lrpo_trainer::faceset::build(&table, table_path, root, &det, net.as_ref(), out)?;
         print!("{}", m.summary());
         println!(
             "face set written to {} ({})",

@@ -1,11 +1,11 @@
 //! `lrpo-train rl`: LRPO post-training of a pretrained policy.
 
-use crate::backend::{DeviceChoice, with_backend};
-use crate::config::RunConfig;
-use crate::lrpo::train::Lrpo;
-use crate::run::RunInfo;
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_trainer::backend::{DeviceChoice, with_backend};
+use lrpo_trainer::config::RunConfig;
+use lrpo_trainer::lrpo::train::Lrpo;
+use lrpo_trainer::run::RunInfo;
 use std::path::PathBuf;
 
 /// Arguments of `lrpo-train rl`.

@@ -1,10 +1,10 @@
 //! `lrpo-train sample`: restore aligned LQ face crops with a trained policy (DDIM).
 
-use crate::backend::{BackendTask, DeviceChoice, with_backend};
 use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use lrpo_shared::image::{load_rgb, save_rgb};
+use lrpo_trainer::backend::{BackendTask, DeviceChoice, with_backend};
 use std::path::PathBuf;
 
 /// Arguments of `lrpo-train sample`.
@@ -37,6 +37,7 @@ struct Task<'a>(&'a SampleArgs);
 
 impl BackendTask for Task<'_> {
     type Output = ();
+    type Error = anyhow::Error;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let a = self.0;
         let imgs = a
@@ -44,7 +45,7 @@ impl BackendTask for Task<'_> {
             .iter()
             .map(|p| load_rgb(p).map_err(anyhow::Error::from))
             .collect::<Result<Vec<_>>>()?;
-        let out = crate::pretrain::sample_images::<B::InnerBackend>(
+        let out = lrpo_trainer::pretrain::sample_images::<B::InnerBackend>(
             &a.ckpt, &imgs, a.steps, a.eta, a.seed, &device,
         )?;
         for (p, y) in a.input.iter().zip(&out) {

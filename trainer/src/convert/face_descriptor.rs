@@ -13,7 +13,7 @@
 //!   about the size of the original weights.
 
 use super::tfjs::{TfjsData, TfjsTensor, hwio_to_oihw};
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result};
 use lrpo_shared::onnx::writer::ConvAttrs;
 use lrpo_shared::onnx::{Dim, ElemType, GraphBuilder};
 use std::collections::HashMap;
@@ -30,9 +30,12 @@ struct Emitter {
 
 impl Emitter {
     fn tensor(&self, name: &str) -> Result<&TfjsTensor> {
-        self.weights
-            .get(name)
-            .with_context(|| format!("the manifest has no tensor {name:?}"))
+        self.weights.get(name).ok_or_else(|| {
+            Error::model(
+                "face descriptor",
+                format!("the manifest has no tensor {name:?}"),
+            )
+        })
     }
 
     /// Emits a weight as an ONNX value of shape `dims`, reordering HWIO filters to OIHW.
@@ -40,11 +43,14 @@ impl Emitter {
         let t = self.tensor(name)?.clone();
         let n: usize = t.shape.iter().product();
         if n != dims.iter().product::<usize>() {
-            bail!(
-                "tensor {name:?} has shape {:?}, expected {} values for {dims:?}",
-                t.shape,
-                dims.iter().product::<usize>()
-            );
+            return Err(Error::model(
+                format!("tensor {name:?}"),
+                format!(
+                    "shape {:?}, expected {} values for {dims:?}",
+                    t.shape,
+                    dims.iter().product::<usize>()
+                ),
+            ));
         }
         let filter = t.shape.len() == 4;
         let key = name.replace('/', ".");
@@ -86,10 +92,13 @@ impl Emitter {
         let shape = self.tensor(&format!("{p}/conv/filters"))?.shape.clone();
         let (k, co) = (shape[0], shape[3]);
         if shape[2] != cin {
-            bail!(
-                "{p}: filters take {} channels, the network gives {cin}",
-                shape[2]
-            );
+            return Err(Error::model(
+                p,
+                format!(
+                    "filters take {} channels, the network gives {cin}",
+                    shape[2]
+                ),
+            ));
         }
         let w = self.weight(&format!("{p}/conv/filters"), &[co, cin, k, k])?;
         let b = self.weight(&format!("{p}/conv/bias"), &[co])?;
@@ -188,7 +197,10 @@ pub fn build(tensors: Vec<TfjsTensor>) -> Result<GraphBuilder> {
     let flat = e.g.reshape(&pooled, &[0, -1]);
     let fc_shape = e.tensor("fc")?.shape.clone();
     if fc_shape != [c, 128] {
-        bail!("fc has shape {fc_shape:?}, expected [{c}, 128]");
+        return Err(Error::model(
+            "fc",
+            format!("shape {fc_shape:?}, expected [{c}, 128]"),
+        ));
     }
     let fc = e.weight("fc", &[c, 128])?;
     e.g.matmul(&flat, &fc);

@@ -5,7 +5,7 @@
 //! `quantization` of dtype `uint8` holds `prod(shape)` bytes that decode as
 //! `q·scale + min`; any other entry holds `prod(shape)` little-endian float32 values.
 
-use anyhow::{Context, Result, bail, ensure};
+use crate::error::{Error, Result, ensure_or};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -73,9 +73,9 @@ struct Quant {
 /// Fails if a shard is missing, the bytes do not add up exactly, or a dtype is unsupported.
 pub fn read_manifest(manifest: &Path) -> Result<Vec<TfjsTensor>> {
     let text = std::fs::read_to_string(manifest)
-        .with_context(|| format!("{}: cannot read manifest", manifest.display()))?;
+        .map_err(|e| Error::io(manifest, "cannot read manifest", e))?;
     let groups: Vec<Group> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a TF.js weights manifest", manifest.display()))?;
+        .map_err(|e| Error::format(manifest, format!("not a TF.js weights manifest: {e}")))?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     for g in groups {
@@ -84,26 +84,27 @@ pub fn read_manifest(manifest: &Path) -> Result<Vec<TfjsTensor>> {
             let path = dir.join(p);
             bytes.extend(
                 std::fs::read(&path)
-                    .with_context(|| format!("{}: cannot read weight shard", path.display()))?,
+                    .map_err(|e| Error::io(&path, "cannot read weight shard", e))?,
             );
         }
         let mut pos = 0usize;
         for e in g.weights {
-            ensure!(
+            ensure_or!(
                 e.dtype == "float32",
-                "{}: tensor {} has dtype {}, only float32 is supported",
-                manifest.display(),
-                e.name,
-                e.dtype
+                Error::format(
+                    manifest,
+                    format!(
+                        "tensor {} has dtype {}, only float32 is supported",
+                        e.name, e.dtype
+                    )
+                )
             );
             let n: usize = e.shape.iter().product();
             let data = match e.quantization {
                 Some(q) if q.dtype == "uint8" => {
-                    ensure!(
+                    ensure_or!(
                         pos + n <= bytes.len(),
-                        "{}: shard ends inside {}",
-                        manifest.display(),
-                        e.name
+                        Error::format(manifest, format!("shard ends inside {}", e.name))
                     );
                     let q_bytes = bytes[pos..pos + n].to_vec();
                     pos += n;
@@ -113,18 +114,19 @@ pub fn read_manifest(manifest: &Path) -> Result<Vec<TfjsTensor>> {
                         min: q.min,
                     }
                 }
-                Some(q) => bail!(
-                    "{}: tensor {} uses {} quantization, only uint8 is supported",
-                    manifest.display(),
-                    e.name,
-                    q.dtype
-                ),
+                Some(q) => {
+                    return Err(Error::format(
+                        manifest,
+                        format!(
+                            "tensor {} uses {} quantization, only uint8 is supported",
+                            e.name, q.dtype
+                        ),
+                    ));
+                }
                 None => {
-                    ensure!(
+                    ensure_or!(
                         pos + 4 * n <= bytes.len(),
-                        "{}: shard ends inside {}",
-                        manifest.display(),
-                        e.name
+                        Error::format(manifest, format!("shard ends inside {}", e.name))
                     );
                     let v = bytes[pos..pos + 4 * n]
                         .chunks_exact(4)
@@ -140,11 +142,15 @@ pub fn read_manifest(manifest: &Path) -> Result<Vec<TfjsTensor>> {
                 data,
             });
         }
-        ensure!(
+        ensure_or!(
             pos == bytes.len(),
-            "{}: {} bytes of weights left over after the last tensor",
-            manifest.display(),
-            bytes.len() - pos
+            Error::format(
+                manifest,
+                format!(
+                    "{} bytes of weights left over after the last tensor",
+                    bytes.len() - pos
+                )
+            )
         );
     }
     Ok(out)

@@ -1,6 +1,6 @@
 //! Data settings (`[data]`, `[data.augment]`).
 
-use anyhow::{Result, ensure};
+use crate::error::{Result, ensure_config};
 use serde::{Deserialize, Serialize};
 
 /// Data settings (`[data]`).
@@ -21,6 +21,20 @@ pub struct DataConfig {
     pub augment: AugmentConfig,
     /// Batches the background loader prepares ahead. Default 4.
     pub prefetch: usize,
+}
+
+impl DataConfig {
+    /// Checks the section: resolution in 8..=1024, a known preset and the augmentation
+    /// ranges.
+    pub fn validate(&self) -> Result<()> {
+        ensure_config!(
+            (8..=1024).contains(&self.resolution),
+            "data.resolution must be in 8..=1024, found {}",
+            self.resolution
+        );
+        lrpo_shared::degrade::DegradePreset::by_name(&self.preset)?;
+        self.augment.validate()
+    }
 }
 
 impl Default for DataConfig {
@@ -79,22 +93,22 @@ impl AugmentConfig {
     /// Checks the ranges: scale in [0, 0.5), rotation in [0, 45]°, shift in [0, 0.25], colour
     /// in [0, 0.5].
     pub fn validate(&self) -> Result<()> {
-        ensure!(
+        ensure_config!(
             (0.0..0.5).contains(&self.scale),
             "data.augment.scale must be in [0, 0.5), found {}",
             self.scale
         );
-        ensure!(
+        ensure_config!(
             (0.0..=45.0).contains(&self.rotate),
             "data.augment.rotate must be in [0, 45] degrees, found {}",
             self.rotate
         );
-        ensure!(
+        ensure_config!(
             (0.0..=0.25).contains(&self.shift),
             "data.augment.shift must be in [0, 0.25], found {}",
             self.shift
         );
-        ensure!(
+        ensure_config!(
             (0.0..=0.5).contains(&self.color),
             "data.augment.color must be in [0, 0.5], found {}",
             self.color

@@ -1,7 +1,7 @@
 //! The HQ faces of a run: a folder of aligned crops, or a face set split by its manifest.
 
 use super::DataConfig;
-use anyhow::{Context, Result, bail, ensure};
+use crate::error::{Error, Result, ensure_or};
 use lrpo_shared::faceset::{MANIFEST_FILE, Manifest, Split};
 use lrpo_shared::image::load_rgb;
 use lrpo_shared::resize::resize_antialiased;
@@ -43,7 +43,7 @@ pub struct FaceSet {
 
 fn scan(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list folder", dir.display()))?
+        .map_err(|e| Error::io(dir, "cannot list folder", e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
@@ -76,22 +76,17 @@ pub fn square_resize(img: &Array3<f32>, size: usize) -> Result<Array3<f32>> {
 impl FaceSet {
     /// Loads every image under `dir` at `cfg.resolution` and splits off the held-out ones.
     pub fn load(dir: &Path, cfg: &DataConfig) -> Result<Self> {
-        ensure!(
-            (8..=1024).contains(&cfg.resolution),
-            "data.resolution must be in 8..=1024, found {}",
-            cfg.resolution
-        );
-        cfg.augment.validate()?;
+        cfg.validate()?;
         if dir.join(MANIFEST_FILE).is_file() {
             return Self::load_manifest(dir, cfg);
         }
         let mut files = Vec::new();
         scan(dir, &mut files)?;
         if files.is_empty() {
-            bail!(
-                "{}: no PNG or JPEG images found (searched recursively)",
-                dir.display()
-            );
+            return Err(Error::data(
+                dir,
+                "no PNG or JPEG images found (searched recursively)",
+            ));
         }
         let mut faces = Vec::new();
         let mut skipped = Vec::new();
@@ -102,7 +97,7 @@ impl FaceSet {
                 .to_string_lossy()
                 .into_owned();
             match load_rgb(&f)
-                .map_err(anyhow::Error::from)
+                .map_err(Error::from)
                 .and_then(|img| Face::from_image(name, &img, cfg.resolution))
             {
                 Ok(face) => faces.push(face),
@@ -129,20 +124,26 @@ impl FaceSet {
             faces.into_iter().partition(|f| !is_val(&f.name))
         };
         if !cfg.holdout.is_empty() && val.len() != cfg.holdout.len() {
-            bail!(
-                "data.holdout names {:?} but only {:?} were found in {}",
-                cfg.holdout,
-                val.iter().map(|f| &f.name).collect::<Vec<_>>(),
-                dir.display()
-            );
+            return Err(Error::data(
+                dir,
+                format!(
+                    "data.holdout names {:?} but only {:?} were found",
+                    cfg.holdout,
+                    val.iter().map(|f| &f.name).collect::<Vec<_>>()
+                ),
+            ));
         }
         train.sort_by(|a, b| a.name.cmp(&b.name));
         val.sort_by(|a, b| a.name.cmp(&b.name));
-        ensure!(
+        ensure_or!(
             !train.is_empty(),
-            "{}: no training images left after holding out {} for validation",
-            dir.display(),
-            val.len()
+            Error::data(
+                dir,
+                format!(
+                    "no training images left after holding out {} for validation",
+                    val.len()
+                )
+            )
         );
         Ok(FaceSet {
             train,
@@ -163,10 +164,12 @@ impl FaceSet {
                 let p = dir.join(file);
                 if let Some(want) = &f.sha256 {
                     let got = crate::faceset::sha256_file(&p)?;
-                    ensure!(
+                    ensure_or!(
                         &got == want,
-                        "{}: SHA-256 {got} differs from the manifest's {want}",
-                        p.display()
+                        Error::data(
+                            &p,
+                            format!("SHA-256 {got} differs from the manifest's {want}")
+                        )
                     );
                 }
                 let img = load_rgb(&p)?;
@@ -176,10 +179,9 @@ impl FaceSet {
             Ok(v)
         };
         let (train, val) = (load(Split::Train)?, load(Split::Validation)?);
-        ensure!(
+        ensure_or!(
             !train.is_empty(),
-            "{}: the manifest's train split has no faces",
-            dir.display()
+            Error::data(dir, "the manifest's train split has no faces")
         );
         Ok(FaceSet {
             train,

@@ -1,7 +1,7 @@
 //! Batches of a step, pure functions of the seed and the step, prepared on a background thread.
 
 use super::{DataConfig, FaceSet, make_sample};
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::rng::Rng;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -98,7 +98,7 @@ impl Loader {
                     }
                 }
             })
-            .context("starting the data loader thread")?;
+            .map_err(|e| Error::backend("starting the data loader thread", e.to_string()))?;
         Ok(Loader {
             rx,
             _worker: worker,
@@ -107,6 +107,8 @@ impl Loader {
 
     /// The next batch, in step order.
     pub fn next_batch(&self) -> Result<Batch> {
-        self.rx.recv().context("the data loader stopped")?
+        self.rx.recv().map_err(|_| {
+            Error::backend("reading the next batch", "the data loader thread stopped")
+        })?
     }
 }

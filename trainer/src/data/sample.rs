@@ -1,7 +1,7 @@
 //! One training pair: an augmented HQ face and its degradation.
 
 use super::{AugmentConfig, Face};
-use anyhow::Result;
+use crate::error::Result;
 use lrpo_shared::align::{Border, Interp, Similarity, warp_to_crop};
 use lrpo_shared::degrade::{DegradeParams, DegradePreset, degrade_full};
 use lrpo_shared::resize::resize_antialiased;

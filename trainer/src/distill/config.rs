@@ -1,5 +1,6 @@
 //! Distillation settings (`[distill]`).
 
+use crate::error::{Result, ensure_config};
 use lrpo_shared::onnx::student::StudentSpec;
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +58,7 @@ pub struct DistillConfig {
 
 impl DistillConfig {
     /// Checks values that TOML types cannot; every message names the `[distill]` key.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> Result<()> {
         for (key, v) in [
             ("pool", self.pool as u64),
             ("teacher_batch", self.teacher_batch as u64),
@@ -66,24 +67,24 @@ impl DistillConfig {
             ("checkpoint_every", self.checkpoint_every),
             ("log_every", self.log_every),
         ] {
-            anyhow::ensure!(v > 0, "distill.{key} must be at least 1, found {v}");
+            ensure_config!(v > 0, "distill.{key} must be at least 1, found {v}");
         }
-        anyhow::ensure!(
+        ensure_config!(
             self.teacher_steps != Some(0),
             "distill.teacher_steps must be at least 1, found 0"
         );
         if let Some(e) = self.teacher_eta {
-            anyhow::ensure!(
+            ensure_config!(
                 (0.0..=1.0).contains(&e),
                 "distill.teacher_eta must be in [0, 1], found {e}"
             );
         }
-        anyhow::ensure!(
+        ensure_config!(
             self.lr.is_finite() && self.lr >= 0.0,
             "distill.lr must be a finite number >= 0, found {}",
             self.lr
         );
-        anyhow::ensure!(
+        ensure_config!(
             (0.0..=1.0).contains(&self.min_lr_ratio) && self.grad_clip >= 0.0,
             "distill.min_lr_ratio must be in [0, 1] and grad_clip >= 0, found {} and {}",
             self.min_lr_ratio,
@@ -94,17 +95,17 @@ impl DistillConfig {
             ("w_gt", self.w_gt),
             ("w_ssim", self.w_ssim),
         ] {
-            anyhow::ensure!(
+            ensure_config!(
                 w.is_finite() && w >= 0.0,
                 "distill.{key} must be a finite weight >= 0, found {w}"
             );
         }
-        anyhow::ensure!(
+        ensure_config!(
             (0.0..1.0).contains(&self.clean_fraction),
             "distill.clean_fraction must be in [0, 1), found {}",
             self.clean_fraction
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.w_teacher + self.w_gt + self.w_ssim > 0.0,
             "distill: w_teacher, w_gt and w_ssim are all 0, so there is nothing to learn"
         );

@@ -28,16 +28,17 @@ use crate::backend::BackendTask;
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::data::{FaceSet, Loader, image_for_sample};
+use crate::error::{Error, Result};
 use crate::model::student::{Student, init};
-use crate::optim_utils::{LrSchedule, clip_grad_norm};
+use crate::optim_utils::{LrSchedule, clip_to_norm, grad_sq_sum};
 use crate::run::RunInfo;
 use crate::runlog::{self, RunLog};
+use crate::tensor::read_scalars;
 use crate::tensor::stack;
-use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{ElementConversion, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use ndarray::Array3;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -83,6 +84,7 @@ pub struct Summary {
 
 impl BackendTask for Distill {
     type Output = Summary;
+    type Error = Error;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
         let Distill {
@@ -95,14 +97,16 @@ impl BackendTask for Distill {
         } = self;
         let d = cfg.distill.clone();
         let teacher = match (d.uses_teacher(), teacher) {
-            (true, None) => bail!(
-                "distill: w_teacher or w_ssim is above 0, so a teacher run is needed (--teacher)"
-            ),
+            (true, None) => {
+                return Err(Error::config(
+                    "distill: w_teacher or w_ssim is above 0, so a teacher run is needed (--teacher)",
+                ));
+            }
             (true, t) => t,
             (false, _) => None,
         };
         let set = FaceSet::load(&data, &cfg.data)?;
-        std::fs::create_dir_all(&run)?;
+        std::fs::create_dir_all(&run).map_err(|e| Error::io(&run, "cannot create", e))?;
         cfg.save(&run.join("config.toml"))?;
         lrpo_shared::fsio::write_atomic(
             &run.join("run.json"),
@@ -132,13 +136,16 @@ impl BackendTask for Distill {
         let mut start = 0;
         if resume {
             let mut ck = checkpoint::load_latest(&run)?
-                .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
+                .ok_or_else(|| Error::run(&run, "no checkpoint to resume from"))?;
             model = model.load_record(ck.record::<B, _>("model.mpk", &device)?);
             optim = optim.load_record(ck.record::<B, _>("optim.mpk", &device)?);
             start = ck.state.step;
         }
         if start >= d.steps {
-            bail!("{}: already trained for {start} steps", run.display());
+            return Err(Error::run(
+                &run,
+                format!("already trained for {start} steps"),
+            ));
         }
         let fresh = (d.w_gt > 0.0 && (d.fresh_gt || teacher.is_none()))
             .then(|| {
@@ -205,25 +212,30 @@ impl BackendTask for Distill {
                             .mul_scalar(d.w_ssim);
                 }
             }
+            let mut input_l1 = None;
             if let Some(loader) = &fresh {
                 let b = loader.next_batch()?;
                 let (lq, gt) = fresh_pairs(&b, d.seed, d.clean_fraction);
                 let shape = [b.n, 3, b.size, b.size];
                 let lq = Tensor::<B, 4>::from_data(TensorData::new(lq, shape), &device);
                 let gt = Tensor::<B, 4>::from_data(TensorData::new(gt, shape), &device);
-                win_input += (lq.clone() - gt.clone())
-                    .abs()
-                    .mean()
-                    .into_scalar()
-                    .elem::<f64>();
+                input_l1 = Some((lq.clone() - gt.clone()).abs().mean().inner());
                 loss = loss + (model.forward(lq) - gt).abs().mean().mul_scalar(d.w_gt);
             }
-            let lv = loss.clone().into_scalar().elem::<f64>();
-            if !lv.is_finite() {
-                bail!("distillation loss became {lv} at step {step}");
-            }
+            // The step's scalars in one read-back: loss, squared gradient norm, input L1.
+            let loss_dev = loss.clone().inner().reshape([1]);
             let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            let gn = clip_grad_norm(&model, &mut grads, d.grad_clip);
+            let sq = grad_sq_sum::<B, _>(&model, &grads, &device);
+            let read = read_scalars([loss_dev, sq].into_iter().chain(input_l1).collect())?;
+            let (lv, gn) = (read[0], read[1].sqrt());
+            win_input += read.get(2).copied().unwrap_or(0.0);
+            if !lv.is_finite() {
+                return Err(Error::diverged(
+                    format!("distillation loss at step {step}"),
+                    format!("became {lv}"),
+                ));
+            }
+            clip_to_norm(&model, &mut grads, gn, d.grad_clip);
             let rate = lr.at(step);
             model = optim.step(rate, model, grads);
             step += 1;

@@ -4,9 +4,9 @@ use super::POOL_STREAM;
 use crate::config::RunConfig;
 use crate::data::{FaceSet, image_for_sample, make_sample};
 use crate::diffusion::ddim_sample;
+use crate::error::{Error, Result};
 use crate::evaluate::load_policy;
 use crate::tensor::{tensor4, to_image};
-use anyhow::Result;
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::image::{load_rgb, save_rgb};
@@ -60,7 +60,9 @@ pub fn teacher_pool<B: Backend>(
     }
     let key_path = cache.join("key.json");
     let cached = key_path.exists()
-        && serde_json::from_slice::<serde_json::Value>(&std::fs::read(&key_path)?).ok()
+        && std::fs::read(&key_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             == Some(key.clone())
         && (0..d.pool).all(|p| cache.join(format!("{p:05}.png")).exists());
     let t0 = Instant::now();
@@ -74,7 +76,7 @@ pub fn teacher_pool<B: Backend>(
         return Ok((pool, 0.0));
     }
     let _ = std::fs::remove_dir_all(&cache);
-    std::fs::create_dir_all(&cache)?;
+    std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, "cannot create", e))?;
     let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
     let r = cfg.data.resolution;
     let mut progress =

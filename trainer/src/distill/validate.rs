@@ -3,10 +3,10 @@
 use crate::config::RunConfig;
 use crate::data::{FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
+use crate::error::Result;
 use crate::evaluate::load_policy;
 use crate::model::student::Student;
 use crate::tensor::{stack, tensor4, to_image, unit_image};
-use anyhow::Result;
 use burn::tensor::backend::AutodiffBackend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::metrics::{psnr, ssim::ssim};

@@ -5,6 +5,7 @@
 //! step), gradient-norm clip 1.0); configurations for the small CPU policies override some of
 //! them, with a comment saying why.
 
+use crate::error::{Result, ensure_config};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -162,32 +163,32 @@ impl RlConfig {
     }
 
     /// Checks the values.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
+    pub fn validate(&self) -> Result<()> {
+        ensure_config!(
             self.groups > 0 && self.group_size >= 2,
             "rl: groups must be >= 1 and group_size >= 2"
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.ddim_steps > 0 && self.eta > 0.0,
             "rl: ddim_steps must be >= 1 and eta > 0 (rollouts need stochastic steps)"
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.clip_eps > 0.0 && self.adv_clip > 0.0 && self.gt_temperature > 0.0,
             "rl: clip_eps, adv_clip and gt_temperature must be positive"
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.timestep_fraction > 0.0 && self.timestep_fraction <= 1.0,
             "rl: timestep_fraction must be in (0, 1]"
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.lr >= 0.0 && self.kl_beta >= 0.0 && self.gt_weight >= 0.0,
             "rl: lr, kl_beta and gt_weight must be >= 0"
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.checkpoint_every > 0,
             "rl: checkpoint_every must be positive"
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.weight_decay >= 0.0 && self.adam_eps > 0.0 && self.adam_eps < 1.0,
             "rl: weight_decay must be >= 0 and adam_eps in (0, 1), found {} and {}",
             self.weight_decay,

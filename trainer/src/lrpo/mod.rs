@@ -14,7 +14,7 @@
 //!    `L_GT = 1 − exp(ℓ/τ)`, `ℓ = mean log N(x^GT_prev; μ_θ(x_t), σ_t²)`, total
 //!    `L = L_pol + λ·L_GT` (τ = 40, λ = 0.001).
 //! 8. AdamW (lr 1e-6 for a large pretrained policy), gradient-norm clip 1.0, one update per
-//!    (mini-batch, step) ([`train`]).
+//!    (mini-batch, step) ([`update`]; the loop: [`train`]).
 
 pub mod advantage;
 pub mod config;
@@ -22,3 +22,4 @@ pub mod loss;
 pub mod records;
 pub mod rollout;
 pub mod train;
+pub mod update;

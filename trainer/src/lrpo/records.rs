@@ -1,23 +1,100 @@
 //! What an LRPO run leaves behind besides checkpoints: reward statistics, sample grids, the
 //! batch of a failed iteration and the plots of its log.
 
+use crate::error::Result;
 use crate::runlog;
-use anyhow::Result;
 use lrpo_shared::image::save_rgb;
 use ndarray::{Array3, Axis, concatenate};
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Mean, std, min and max of `v` as a JSON object (`mean`, `std`, `min`, `max`).
-pub fn stats(v: &[f64]) -> serde_json::Value {
+/// Mean, std (population), min and max of a set of values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stats {
+    /// Mean.
+    pub mean: f64,
+    /// Population standard deviation.
+    pub std: f64,
+    /// Smallest value (+∞ for none, written as `null`).
+    pub min: f64,
+    /// Largest value (−∞ for none, written as `null`).
+    pub max: f64,
+}
+
+/// [`Stats`] of `v`.
+pub fn stats(v: &[f64]) -> Stats {
     let n = v.len().max(1) as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let s = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt();
-    let (lo, hi) = v
+    let mean = v.iter().sum::<f64>() / n;
+    let std = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+    let (min, max) = v
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
             (a.min(x), b.max(x))
         });
-    serde_json::json!({"mean": m, "std": s, "min": lo, "max": hi})
+    Stats {
+        mean,
+        std,
+        min,
+        max,
+    }
+}
+
+/// One reward component's statistics over an iteration's candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ComponentStats {
+    /// The metric's raw value.
+    pub raw: Stats,
+    /// Its reward after normalisation (before the component's weight).
+    pub reward: Stats,
+}
+
+/// One line of an LRPO run's `metrics.jsonl` (`kind = "rl"`): what iteration `step` sampled,
+/// scored and trained.
+#[derive(Debug, Clone, Serialize)]
+pub struct IterationRecord {
+    /// Always `"rl"`.
+    pub kind: &'static str,
+    /// Iterations completed (1 after the first).
+    pub step: u64,
+    /// Composite reward of the candidates.
+    pub reward: Stats,
+    /// Advantages of the kept candidates.
+    pub advantage: Stats,
+    /// Groups kept (groups whose rewards were all equal are dropped).
+    pub groups_kept: usize,
+    /// Probability ratios `π/π_old` over the updates.
+    pub ratio: Stats,
+    /// Share of ratios outside `1 ± clip_eps`.
+    pub clip_fraction: f64,
+    /// Mean approximate KL `(r − 1) − ln r` of the ratios.
+    pub approx_kl: f64,
+    /// Mean PPO-clip loss per (mini-batch, step).
+    pub loss_pol: f64,
+    /// Mean GT term per (mini-batch, GT step), before λ.
+    pub loss_gt: f64,
+    /// Mean KL to the reference per (mini-batch, step), before β.
+    pub kl_ref: f64,
+    /// Mean gradient norm before clipping, per update.
+    pub grad_norm: f64,
+    /// Optimiser updates.
+    pub updates: usize,
+    /// Seconds sampling the rollouts.
+    pub time_sampling: f64,
+    /// Seconds scoring them.
+    pub time_reward: f64,
+    /// Seconds in the PPO updates.
+    pub time_training: f64,
+    /// Candidates per second over the iteration.
+    pub trajectories_per_sec: f64,
+    /// Seconds since the run (or its resumption) started.
+    pub elapsed: f64,
+    /// Each reward component's statistics, as `reward_{name}`.
+    #[serde(flatten)]
+    pub components: BTreeMap<String, ComponentStats>,
+    /// A guard rail's warning (reward spread collapse), when one fired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Saves the LQ, GT and finite candidates of a failed iteration under

@@ -3,6 +3,7 @@
 
 use super::loss::gaussian_logprob_mean;
 use crate::diffusion::{ddim_mean, normal};
+use crate::error::{Error, Result, ensure_or};
 use crate::model::unet::UNet;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -27,17 +28,16 @@ pub fn rollout<B: Backend>(
     steps: &[DdimStep],
     clip_x0: bool,
     rng: &mut Rng,
-) -> anyhow::Result<Trajectories<B>> {
+) -> Result<Trajectories<B>> {
     let device = lq.device();
     let dims = lq.dims();
     let mut x = normal::<B, 4>(rng, dims, &device);
     let mut xs = vec![x.clone()];
     let mut logp = Vec::with_capacity(steps.len());
     for s in steps {
-        anyhow::ensure!(
+        ensure_or!(
             s.std_dev_t > 0.0,
-            "rollouts need η > 0 (step t = {} has σ = 0)",
-            s.t
+            Error::config(format!("rollouts need η > 0 (step t = {} has σ = 0)", s.t))
         );
         let t = vec![s.t as f32; dims[0]];
         let eps = model.forward(x.clone(), &t, lq.clone());
@@ -47,7 +47,7 @@ pub fn rollout<B: Backend>(
             .into_data()
             .convert::<f32>()
             .to_vec()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .map_err(Error::tensor_data)?;
         logp.push(lp);
         xs.push(next.clone());
         x = next;

@@ -15,6 +15,7 @@
 //!
 //! Fully convolutional: any H, W divisible by 2^(levels − 1) work. Images are in [−1, 1].
 
+use crate::error::{Result, ensure_config};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
@@ -62,39 +63,39 @@ impl UNetConfig {
     }
 
     /// Checks the configuration.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
+    pub fn validate(&self) -> Result<()> {
+        ensure_config!(
             self.base_channels > 0 && !self.channel_mult.is_empty() && self.groups > 0,
             "model: base_channels, channel_mult and groups must be positive/non-empty"
         );
         // Bounds that keep a typo from asking for terabytes (the paper-scale GPU config uses
         // 128 base channels and multipliers up to 4).
-        anyhow::ensure!(
+        ensure_config!(
             self.base_channels <= 1024 && self.channel_mult.len() <= 8,
             "model: base_channels must be at most 1024 and channel_mult at most 8 levels, found {} and {} levels",
             self.base_channels,
             self.channel_mult.len()
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.channel_mult.iter().all(|m| (1..=16).contains(m)),
             "model: every channel_mult entry must be in 1..=16, found {:?}",
             self.channel_mult
         );
-        anyhow::ensure!(
+        ensure_config!(
             self.num_res_blocks <= 16,
             "model: num_res_blocks must be at most 16, found {}",
             self.num_res_blocks
         );
         for m in &self.channel_mult {
             let c = m * self.base_channels;
-            anyhow::ensure!(
+            ensure_config!(
                 c > 0 && c.is_multiple_of(self.groups),
                 "model: {c} channels are not divisible into {} groups",
                 self.groups
             );
         }
         for l in &self.attention_levels {
-            anyhow::ensure!(
+            ensure_config!(
                 *l < self.channel_mult.len(),
                 "model: attention level {l} does not exist ({} levels)",
                 self.channel_mult.len()

@@ -5,7 +5,7 @@
 //! with Sin/Cos, self-attention with MatMul/Softmax.
 
 use super::unet::{AttnBlock, ResBlock, UNet};
-use anyhow::Result;
+use crate::error::{Error, Result};
 use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, Linear};
 use burn::tensor::Tensor;
@@ -17,7 +17,7 @@ fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .to_vec()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .map_err(Error::tensor_data)
 }
 
 struct W<'a> {

@@ -1,5 +1,6 @@
 //! The whole recipe's settings (`[pipeline]`).
 
+use crate::error::{Result, ensure_config};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -16,6 +17,24 @@ pub struct PipelineConfig {
     pub name: String,
     /// File stem of the supervised-only student. Default `sft_student`.
     pub sft_name: String,
+}
+
+impl PipelineConfig {
+    /// Checks the section: model names that are plain, distinct file stems.
+    pub fn validate(&self) -> Result<()> {
+        for (key, v) in [("name", &self.name), ("sft_name", &self.sft_name)] {
+            ensure_config!(
+                !v.is_empty() && !v.contains(['/', '\\']) && v != "." && v != "..",
+                "pipeline.{key} must be a file stem (no folders), found {v:?}"
+            );
+        }
+        ensure_config!(
+            self.name != self.sft_name,
+            "pipeline.name and sft_name must differ (both are {:?})",
+            self.name
+        );
+        Ok(())
+    }
 }
 
 impl Default for PipelineConfig {

@@ -11,9 +11,9 @@ use crate::backend::{DeviceChoice, with_backend};
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::distill::Distill;
+use crate::error::{Context, Error, Result};
 use crate::lrpo::train::Lrpo;
 use crate::pretrain::Pretrain;
-use anyhow::{Context, Result};
 use std::path::Path;
 
 /// How far a stage's run has got: `None` if not started, else its latest checkpoint's step.
@@ -23,7 +23,7 @@ fn progress(run: &Path) -> Result<Option<u64>> {
 
 /// Runs every stage not yet finished.
 pub fn run(cfg: &RunConfig, data: &Path, out: &Path, device: DeviceChoice) -> Result<()> {
-    std::fs::create_dir_all(out)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
     cfg.save(&out.join("config.toml"))?;
     let p = &cfg.pipeline;
     let (pre, rl, dist, dist_sft) = (

@@ -1,42 +1,31 @@
-//! Supervised pretraining of the diffusion policy: the DDPM ε-prediction loss
-//! `E‖ε − ε_θ(sqrt(ᾱ_t)·x_0 + sqrt(1−ᾱ_t)·ε, t, lq)‖²` with t uniform over the training steps,
-//! AdamW with warm-up + cosine learning rate, global gradient clipping and EMA weights, as one
-//! visible loop.
+//! The pretraining loop: the DDPM ε-prediction loss with t uniform over the training steps,
+//! AdamW with warm-up + cosine learning rate, global gradient clipping and EMA weights, logging,
+//! validation and checkpoints. The step's loss and gradient norm are read back from the device
+//! once, together.
 
+use super::plots::plot_run;
+use super::validate::{Validation, validate};
 use crate::backend::BackendTask;
 use crate::checkpoint;
 use crate::config::RunConfig;
-use crate::data::{AugmentConfig, FaceSet, Loader, make_sample};
-use crate::diffusion::{ddim_sample, normal, q_sample};
+use crate::data::{FaceSet, Loader};
+use crate::diffusion::{normal, q_sample};
+use crate::error::{Error, Result};
 use crate::model::unet::UNet;
-use crate::optim_utils::{LrSchedule, clip_grad_norm, ema_update};
-use crate::plot::{Series, line_chart};
+use crate::optim_utils::{LrSchedule, clip_to_norm, ema_update, grad_sq_sum};
 use crate::run::RunInfo;
-use crate::runlog::{self, RunLog};
-use crate::tensor::{tensor4, to_image};
-use anyhow::{Context, Result, bail};
+use crate::runlog::RunLog;
+use crate::tensor::{read_scalars, tensor4};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::ElementConversion;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use lrpo_shared::degrade::DegradePreset;
-use lrpo_shared::image::save_rgb;
-use lrpo_shared::metrics::{psnr, ssim::ssim};
-use lrpo_shared::resize::{Filter, resize};
+use burn::tensor::backend::AutodiffBackend;
 use lrpo_shared::rng::Rng;
 use lrpo_shared::schedule::NoiseSchedule;
-use ndarray::{Array3, Array4, Axis, concatenate};
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Stream of the per-step timesteps and noise.
 const NOISE_STREAM: u64 = 0x0015_E57E_A11E_0001;
-/// Stream of the validation degradations.
-const VAL_STREAM: u64 = 0x0000_7A11_DA7E_0002;
-/// Stream of the validation sampling noise.
-const VAL_NOISE_STREAM: u64 = 0x0000_7A11_5EED_0003;
-
 /// A pretraining run to perform.
 pub struct Pretrain {
     /// The configuration.
@@ -49,25 +38,6 @@ pub struct Pretrain {
     pub resume: bool,
     /// Stop (after checkpointing) once this many steps are done, as if interrupted.
     pub stop_at: Option<u64>,
-}
-
-/// Validation figures on the held-out faces (means over faces).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Validation {
-    /// Step validated at.
-    pub step: u64,
-    /// PSNR (dB) of the sampled restorations.
-    pub psnr: f64,
-    /// SSIM of the sampled restorations.
-    pub ssim: f64,
-    /// PSNR of bicubic upsampling of the small LQ.
-    pub psnr_bicubic: f64,
-    /// SSIM of bicubic upsampling of the small LQ.
-    pub ssim_bicubic: f64,
-    /// PSNR of the LQ input as given (bilinear-upsampled by the degradation).
-    pub psnr_lq: f64,
-    /// Faces validated.
-    pub faces: usize,
 }
 
 /// What a finished (or stopped) run reports.
@@ -90,159 +60,9 @@ pub fn ema_decay_at(decay: f64, step: u64) -> f64 {
     decay.min((1.0 + step as f64) / (10.0 + step as f64))
 }
 
-/// Validates `model` on the held-out faces: a fixed degradation per face (seeded), DDIM
-/// sampling, and PSNR/SSIM against the GT and against a bicubic baseline. Writes
-/// `RUN/samples/step_N/NAME.png` grids (LQ | bicubic | restored | GT).
-pub fn validate<B: Backend>(
-    model: &UNet<B>,
-    cfg: &RunConfig,
-    set: &FaceSet,
-    schedule: &NoiseSchedule,
-    step: u64,
-    out: Option<&Path>,
-    device: &B::Device,
-) -> Result<Option<Validation>> {
-    if set.val.is_empty() {
-        return Ok(None);
-    }
-    let preset = DegradePreset::by_name(&cfg.data.preset)?;
-    let r = cfg.data.resolution;
-    let p = &cfg.pretrain;
-    let mut samples = Vec::new();
-    for (i, f) in set.val.iter().enumerate() {
-        samples.push(make_sample(
-            f,
-            &AugmentConfig::none(),
-            &preset,
-            &mut Rng::derive(p.seed ^ VAL_STREAM, i as u64),
-        )?);
-    }
-    let n = samples.len();
-    let lq: Vec<f32> = samples
-        .iter()
-        .flat_map(|s| s.lq.iter().map(|v| 2.0 * v - 1.0))
-        .collect();
-    let lq_t = tensor4::<B>(lq, n, r, device);
-    let x = ddim_sample(
-        model,
-        schedule,
-        lq_t,
-        cfg.val_sampling().0,
-        cfg.val_sampling().1,
-        cfg.sampling.clip_x0,
-        &mut Rng::derive(p.seed ^ VAL_NOISE_STREAM, 0),
-    )?;
-    let mut v = Validation {
-        step,
-        psnr: 0.0,
-        ssim: 0.0,
-        psnr_bicubic: 0.0,
-        ssim_bicubic: 0.0,
-        psnr_lq: 0.0,
-        faces: n,
-    };
-    for (i, s) in samples.iter().enumerate() {
-        let restored = to_image(&x, i)?;
-        let bicubic =
-            resize(&s.lq_small.view(), r, r, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0));
-        v.psnr += psnr(&restored.view(), &s.hq.view())?;
-        v.ssim += ssim(&restored.view(), &s.hq.view())?;
-        v.psnr_bicubic += psnr(&bicubic.view(), &s.hq.view())?;
-        v.ssim_bicubic += ssim(&bicubic.view(), &s.hq.view())?;
-        v.psnr_lq += psnr(&s.lq.view(), &s.hq.view())?;
-        if let Some(out) = out {
-            let grid = concatenate(
-                Axis(2),
-                &[s.lq.view(), bicubic.view(), restored.view(), s.hq.view()],
-            )?;
-            let name = set.val[i].name.replace(['/', '\\'], "_");
-            let stem = Path::new(&name).with_extension("");
-            save_rgb(
-                &out.join(format!("samples/step_{step:07}/{}.png", stem.display())),
-                &grid.view(),
-            )?;
-        }
-    }
-    for x in [
-        &mut v.psnr,
-        &mut v.ssim,
-        &mut v.psnr_bicubic,
-        &mut v.ssim_bicubic,
-        &mut v.psnr_lq,
-    ] {
-        *x /= n as f64;
-    }
-    Ok(Some(v))
-}
-
-/// Redraws `RUN/plots/*.png` from `RUN/metrics.jsonl`.
-pub fn plot_run(run: &Path) -> Result<()> {
-    let recs = runlog::read(&run.join("metrics.jsonl"))?;
-    let loss = runlog::series(&recs, "train", "loss");
-    if !loss.is_empty() {
-        line_chart(
-            &run.join("plots/loss.png"),
-            "training loss (eps MSE)",
-            "step",
-            &[Series {
-                label: "loss",
-                color: [200, 40, 40],
-                points: &loss,
-            }],
-            true,
-        )?;
-    }
-    let (vp, vb) = (
-        runlog::series(&recs, "val", "psnr"),
-        runlog::series(&recs, "val", "psnr_bicubic"),
-    );
-    if !vp.is_empty() {
-        line_chart(
-            &run.join("plots/val_psnr.png"),
-            "held-out PSNR (dB)",
-            "step",
-            &[
-                Series {
-                    label: "restored",
-                    color: [30, 90, 200],
-                    points: &vp,
-                },
-                Series {
-                    label: "bicubic",
-                    color: [120, 120, 120],
-                    points: &vb,
-                },
-            ],
-            false,
-        )?;
-        let (vs, vsb) = (
-            runlog::series(&recs, "val", "ssim"),
-            runlog::series(&recs, "val", "ssim_bicubic"),
-        );
-        line_chart(
-            &run.join("plots/val_ssim.png"),
-            "held-out SSIM",
-            "step",
-            &[
-                Series {
-                    label: "restored",
-                    color: [30, 90, 200],
-                    points: &vs,
-                },
-                Series {
-                    label: "bicubic",
-                    color: [120, 120, 120],
-                    points: &vsb,
-                },
-            ],
-            false,
-        )?;
-    }
-    Ok(())
-}
-
 impl BackendTask for Pretrain {
     type Output = Summary;
+    type Error = Error;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
         let Pretrain {
@@ -259,7 +79,7 @@ impl BackendTask for Pretrain {
             eprintln!("warning: {} file(s) skipped", set.skipped.len());
         }
         std::fs::create_dir_all(&run)
-            .with_context(|| format!("{}: cannot create the run folder", run.display()))?;
+            .map_err(|e| Error::io(&run, "cannot create the run folder", e))?;
         cfg.save(&run.join("config.toml"))?;
         lrpo_shared::fsio::write_atomic(
             &run.join("run.json"),
@@ -280,7 +100,7 @@ impl BackendTask for Pretrain {
         let (mut win_sum, mut win_n) = (0.0f64, 0u64);
         if resume {
             let mut ck = checkpoint::load_latest(&run)?
-                .with_context(|| format!("{}: no checkpoint to resume from", run.display()))?;
+                .ok_or_else(|| Error::run(&run, "no checkpoint to resume from"))?;
             model = model.load_record(ck.record::<B, _>("model.mpk", &device)?);
             ema = ema.load_record(ck.record::<B::InnerBackend, _>("ema.mpk", &device)?);
             optim = optim.load_record(ck.record::<B, _>("optim.mpk", &device)?);
@@ -291,10 +111,10 @@ impl BackendTask for Pretrain {
         }
         let end = p.steps;
         if start >= end {
-            bail!(
-                "{}: already trained for {start} steps (config: {end})",
-                run.display()
-            );
+            return Err(Error::run(
+                &run,
+                format!("already trained for {start} steps (config: {end})"),
+            ));
         }
         let lr = LrSchedule {
             lr: p.lr,
@@ -334,15 +154,21 @@ impl BackendTask for Pretrain {
             let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
             let pred = model.forward(x_t, &tf, lq);
             let loss = (pred - eps).powf_scalar(2.0).mean();
-            let loss_v = loss.clone().into_scalar().elem::<f64>();
-            if !loss_v.is_finite() {
-                bail!(
-                    "loss became {loss_v} at step {step}; the last checkpoint in {} is intact",
-                    checkpoint::dir(&run).display()
-                );
-            }
+            let loss_dev = loss.clone().inner().reshape([1]);
             let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            let gnorm = clip_grad_norm(&model, &mut grads, p.grad_clip);
+            let sq = grad_sq_sum::<B, _>(&model, &grads, &device);
+            let read = read_scalars(vec![loss_dev, sq])?;
+            let (loss_v, gnorm) = (read[0], read[1].sqrt());
+            if !loss_v.is_finite() {
+                return Err(Error::diverged(
+                    format!("pretraining loss at step {step}"),
+                    format!(
+                        "became {loss_v}; the last checkpoint in {} is intact",
+                        checkpoint::dir(&run).display()
+                    ),
+                ));
+            }
+            clip_to_norm(&model, &mut grads, gnorm, p.grad_clip);
             let rate = lr.at(step);
             model = optim.step(rate, model, grads);
             ema = ema_update::<B, UNet<B>>(ema, &model, ema_decay_at(p.ema_decay, step));
@@ -413,49 +239,4 @@ impl BackendTask for Pretrain {
             seconds: t0.elapsed().as_secs_f64(),
         })
     }
-}
-
-/// Samples restorations of aligned LQ crops with a pretraining run's EMA weights or an LRPO
-/// run's weights ([`crate::run::load_policy`]). Each crop is resized to
-/// the training resolution (bicubic) and the result back to the crop's size.
-pub fn sample_images<B: Backend>(
-    run: &Path,
-    inputs: &[Array3<f32>],
-    steps: Option<usize>,
-    eta: Option<f64>,
-    seed: u64,
-    device: &B::Device,
-) -> Result<Vec<Array3<f32>>> {
-    let (cfg, model, _) = crate::run::load_policy::<B>(run, device)?;
-    let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
-    let r = cfg.data.resolution;
-    let mut out = Vec::new();
-    for (i, img) in inputs.iter().enumerate() {
-        let (_, h, w) = img.dim();
-        let x = if (h, w) == (r, r) {
-            img.clone()
-        } else {
-            resize(&img.view(), r, r, Filter::Bicubic)?
-        };
-        let mut b = Array4::<f32>::zeros((1, 3, r, r));
-        b.index_axis_mut(Axis(0), 0)
-            .assign(&x.mapv(|v| 2.0 * v.clamp(0.0, 1.0) - 1.0));
-        let lq = tensor4::<B>(b.into_raw_vec_and_offset().0, 1, r, device);
-        let y = ddim_sample(
-            &model,
-            &schedule,
-            lq,
-            steps.unwrap_or(cfg.sampling.steps),
-            eta.unwrap_or(cfg.sampling.eta),
-            cfg.sampling.clip_x0,
-            &mut Rng::derive(seed, i as u64),
-        )?;
-        let y = to_image(&y, 0)?;
-        out.push(if (h, w) == (r, r) {
-            y
-        } else {
-            resize(&y.view(), h, w, Filter::Bicubic)?.mapv(|v| v.clamp(0.0, 1.0))
-        });
-    }
-    Ok(out)
 }
