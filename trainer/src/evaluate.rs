@@ -7,6 +7,7 @@ use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::Result;
 use crate::model::unet::UNet;
+use crate::tensor::model_values;
 use crate::tensor::{tensor4, to_image};
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
@@ -105,12 +106,7 @@ pub fn evaluate<B: Backend>(
                 &preset,
                 &mut Rng::derive(s.seed ^ EVAL_STREAM, stream),
             )?;
-            let lq = tensor4::<B>(
-                sample.lq.iter().map(|v| 2.0 * v - 1.0).collect(),
-                1,
-                r,
-                device,
-            );
+            let lq = tensor4::<B>(model_values([&sample.lq]), 1, r, device);
             let y = ddim_sample(
                 model,
                 &schedule,

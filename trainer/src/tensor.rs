@@ -4,7 +4,18 @@
 use crate::error::{Error, Result};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use lrpo_shared::image::{from_model_range, to_model_range};
 use ndarray::Array3;
+
+/// `[3, H, W]` [0, 1] images as one flat buffer of model-range values, image after image
+/// (shared's `to_model_range`: `x = 2·img − 1`), for [`tensor4`].
+pub fn model_values<'a>(imgs: impl IntoIterator<Item = &'a Array3<f32>>) -> Vec<f32> {
+    let mut out = Vec::new();
+    for img in imgs {
+        out.extend(to_model_range(&img.view()));
+    }
+    out
+}
 
 /// Turns `[N, 3, R, R]` [−1, 1] values into a tensor.
 pub fn tensor4<B: Backend>(v: Vec<f32>, n: usize, r: usize, device: &B::Device) -> Tensor<B, 4> {
@@ -16,7 +27,8 @@ pub fn to_image<B: Backend>(x: &Tensor<B, 4>, i: usize) -> Result<Array3<f32>> {
     let [_, c, h, w] = x.dims();
     let data = x.clone().narrow(0, i, 1).into_data().convert::<f32>();
     let v: Vec<f32> = data.to_vec().map_err(Error::tensor_data)?;
-    Ok(Array3::from_shape_vec((c, h, w), v)?.mapv(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0)))
+    let x = Array3::from_shape_vec((c, h, w), v)?;
+    Ok(from_model_range(&x.view()).mapv(|v| v.clamp(0.0, 1.0)))
 }
 
 /// `[N, 3, H, W]` tensor of equally sized `[3, H, W]` images.

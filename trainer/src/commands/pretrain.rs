@@ -1,6 +1,6 @@
 //! `lrpo-train pretrain`: supervised pretraining of the diffusion policy.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use lrpo_trainer::backend::{DeviceChoice, with_backend};
 use lrpo_trainer::config::RunConfig;
@@ -36,10 +36,7 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
     let task = match &args.resume {
         Some(run) => {
             let cfg = RunConfig::load(&run.join("config.toml"))?;
-            let info: RunInfo =
-                serde_json::from_slice(&std::fs::read(run.join("run.json")).with_context(
-                    || format!("{}: not a run folder (no run.json)", run.display()),
-                )?)?;
+            let info = RunInfo::load(run)?;
             Pretrain {
                 cfg,
                 data: args.data.clone().unwrap_or(info.data),

@@ -36,11 +36,7 @@ pub struct RlArgs {
 }
 
 fn read_info(run: &std::path::Path) -> Result<RunInfo> {
-    serde_json::from_slice(
-        &std::fs::read(run.join("run.json"))
-            .with_context(|| format!("{}: not a run folder (no run.json)", run.display()))?,
-    )
-    .with_context(|| format!("{}: corrupt run.json", run.display()))
+    Ok(RunInfo::load(run)?)
 }
 
 /// Builds the merged configuration and runs LRPO.

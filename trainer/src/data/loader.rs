@@ -2,6 +2,7 @@
 
 use super::{DataConfig, FaceSet, make_sample};
 use crate::error::{Error, Result};
+use crate::tensor::model_values;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::rng::Rng;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -56,8 +57,8 @@ pub fn batch_for_step(
         let face = &set.train[image_for_sample(seed, p, set.train.len())];
         let mut rng = Rng::derive(seed ^ SAMPLE_STREAM, p);
         let s = make_sample(face, &cfg.augment, preset, &mut rng)?;
-        hq.extend(s.hq.iter().map(|v| 2.0 * v - 1.0));
-        lq.extend(s.lq.iter().map(|v| 2.0 * v - 1.0));
+        hq.extend(model_values([&s.hq]));
+        lq.extend(model_values([&s.lq]));
     }
     Ok(Batch {
         step,

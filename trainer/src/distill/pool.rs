@@ -6,6 +6,7 @@ use crate::data::{FaceSet, image_for_sample, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::{Error, Result};
 use crate::evaluate::load_policy;
+use crate::tensor::model_values;
 use crate::tensor::{tensor4, to_image};
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
@@ -82,10 +83,7 @@ pub fn teacher_pool<B: Backend>(
     let mut progress =
         lrpo_shared::progress::Progress::new(d.pool.div_ceil(d.teacher_batch.max(1)));
     for (bi, chunk) in samples.chunks(d.teacher_batch.max(1)).enumerate() {
-        let lq: Vec<f32> = chunk
-            .iter()
-            .flat_map(|s| s.lq.iter().map(|v| 2.0 * v - 1.0).collect::<Vec<_>>())
-            .collect();
+        let lq = model_values(chunk.iter().map(|s| &s.lq));
         let x = ddim_sample(
             &model,
             &schedule,

@@ -6,6 +6,7 @@ use crate::diffusion::ddim_sample;
 use crate::error::Result;
 use crate::evaluate::load_policy;
 use crate::model::student::Student;
+use crate::tensor::model_values;
 use crate::tensor::{stack, tensor4, to_image, unit_image};
 use burn::tensor::backend::AutodiffBackend;
 use lrpo_shared::degrade::DegradePreset;
@@ -51,12 +52,7 @@ pub fn validate_student<B: AutodiffBackend>(
                 let t = ddim_sample(
                     m,
                     &schedule,
-                    tensor4::<B::InnerBackend>(
-                        s.lq.iter().map(|v| 2.0 * v - 1.0).collect(),
-                        1,
-                        r,
-                        device,
-                    ),
+                    tensor4::<B::InnerBackend>(model_values([&s.lq]), 1, r, device),
                     cfg.teacher_sampling().0,
                     cfg.teacher_sampling().1,
                     cfg.sampling.clip_x0,

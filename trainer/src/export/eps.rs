@@ -6,6 +6,7 @@ use crate::export::card::card;
 use crate::export::f32::{check_relative_error, max_relative_error};
 use crate::export::inputs::calibration_inputs;
 use crate::export::weights::values;
+use crate::tensor::model_values;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use lrpo_shared::card::{ModelKind, PolicyCard, Quantization, ValueRange};
@@ -58,10 +59,7 @@ pub fn export_eps<B: Backend>(
     let data = crate::run::RunInfo::load(run)?.data;
     let inputs = calibration_inputs(&cfg, &data, 2)?;
     let r = cfg.data.resolution;
-    let lq: Vec<f32> = inputs
-        .iter()
-        .flat_map(|a| a.iter().map(|v| 2.0 * v - 1.0))
-        .collect();
+    let lq = model_values(&inputs);
     let mut rng = Rng::new(5);
     let mut xt = vec![0.0f32; lq.len()];
     rng.fill_normal(&mut xt);

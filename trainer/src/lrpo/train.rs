@@ -13,7 +13,7 @@ use crate::error::{Context, Error, Result, ensure_or};
 use crate::model::unet::UNet;
 use crate::run::RunInfo;
 use crate::runlog::RunLog;
-use crate::tensor::{tensor4, to_image};
+use crate::tensor::{model_values, tensor4, to_image};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -159,12 +159,8 @@ impl BackendTask for Lrpo {
                 gts.push(s.hq);
                 lqs.push(s.lq);
             }
-            let lq_rep: Vec<f32> = (0..n)
-                .flat_map(|i| lqs[i / g].iter().map(|v| 2.0 * v - 1.0).collect::<Vec<_>>())
-                .collect();
-            let gt_rep: Vec<f32> = (0..n)
-                .flat_map(|i| gts[i / g].iter().map(|v| 2.0 * v - 1.0).collect::<Vec<_>>())
-                .collect();
+            let lq_rep = model_values((0..n).map(|i| &lqs[i / g]));
+            let gt_rep = model_values((0..n).map(|i| &gts[i / g]));
             // 2. Rollouts with the current policy (no gradients).
             let ts = Instant::now();
             let inner = model.valid();

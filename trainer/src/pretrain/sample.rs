@@ -4,6 +4,7 @@ use crate::diffusion::ddim_sample;
 use crate::error::Result;
 use crate::tensor::{tensor4, to_image};
 use burn::tensor::backend::Backend;
+use lrpo_shared::image::to_model_range;
 use lrpo_shared::resize::{Filter, resize};
 use lrpo_shared::rng::Rng;
 use lrpo_shared::schedule::NoiseSchedule;
@@ -34,7 +35,7 @@ pub fn sample_images<B: Backend>(
         };
         let mut b = Array4::<f32>::zeros((1, 3, r, r));
         b.index_axis_mut(Axis(0), 0)
-            .assign(&x.mapv(|v| 2.0 * v.clamp(0.0, 1.0) - 1.0));
+            .assign(&to_model_range(&x.mapv(|v| v.clamp(0.0, 1.0)).view()));
         let lq = tensor4::<B>(b.into_raw_vec_and_offset().0, 1, r, device);
         let y = ddim_sample(
             &model,

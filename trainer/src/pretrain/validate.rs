@@ -7,7 +7,7 @@ use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::Result;
 use crate::model::unet::UNet;
-use crate::tensor::{tensor4, to_image};
+use crate::tensor::{model_values, tensor4, to_image};
 use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::image::save_rgb;
@@ -71,10 +71,7 @@ pub fn validate<B: Backend>(
         )?);
     }
     let n = samples.len();
-    let lq: Vec<f32> = samples
-        .iter()
-        .flat_map(|s| s.lq.iter().map(|v| 2.0 * v - 1.0))
-        .collect();
+    let lq = model_values(samples.iter().map(|s| &s.lq));
     let lq_t = tensor4::<B>(lq, n, r, device);
     let x = ddim_sample(
         model,
