@@ -180,3 +180,41 @@ fn cards_that_do_not_match_their_model_are_refused() {
     );
     assert!(e.contains("truncated"), "{e}");
 }
+
+#[test]
+fn a_card_is_tied_to_its_model_by_the_graph_hash() {
+    let dir = scratch("runtime-hash");
+    let a = sharpen_policy(&dir, "a", 32);
+    let b = identity_policy(&dir, 32);
+    assert!(Policy::load(&a, SamplerOptions::default()).is_ok());
+    // Swapped cards: b's card beside a (same inputs, outputs and size: only the hash differs).
+    std::fs::copy(
+        PolicyCard::path_for_model(&b),
+        PolicyCard::path_for_model(&a),
+    )
+    .unwrap();
+    let e = Policy::load(&a, SamplerOptions::default()).unwrap_err();
+    assert!(matches!(e, lrpo_edge::Error::CardMismatch { .. }), "{e:?}");
+    assert!(e.to_string().contains("another model"), "{e}");
+    // An altered weight under an untouched card: the first f32 of the kernel's raw bytes.
+    let a = sharpen_policy(&dir, "a", 32);
+    let mut bytes = std::fs::read(&a).unwrap();
+    let k = sharpen_kernel()[0].to_le_bytes();
+    let at = bytes.windows(4).position(|w| w == k).unwrap();
+    bytes[at..at + 4].copy_from_slice(&0.25f32.to_le_bytes());
+    std::fs::write(&a, &bytes).unwrap();
+    let e = Policy::load(&a, SamplerOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("another model"), "{e}");
+    // A version-1 card (no hash) is read, and refused with what to do.
+    let a = sharpen_policy(&dir, "a", 32);
+    let card_path = PolicyCard::path_for_model(&a);
+    let mut v1 = std::fs::read(&card_path).unwrap();
+    v1[8..10].copy_from_slice(&1u16.to_le_bytes());
+    // The version-2 body ends with the hash: a length byte (64) and 64 hex digits.
+    v1.truncate(v1.len() - 65);
+    std::fs::write(&card_path, &v1).unwrap();
+    let card = PolicyCard::load(&card_path).unwrap();
+    assert!(card.graph_sha256.is_empty() && card.input.size == 32);
+    let e = Policy::load(&a, SamplerOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("re-export"), "{e}");
+}

@@ -23,8 +23,9 @@ pub const MAX_CARD_STEPS: u32 = 1000;
 
 /// The 8 magic bytes every card starts with.
 pub const CARD_MAGIC: [u8; 8] = *b"LRPOCARD";
-/// The card format this build writes and reads.
-pub const CARD_FORMAT_VERSION: u16 = 1;
+/// The card format this build writes. Version 2 added [`PolicyCard::graph_sha256`]; version 1
+/// cards are still read (with an empty hash, which the runtime refuses: re-export the model).
+pub const CARD_FORMAT_VERSION: u16 = 2;
 
 /// What the network computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +140,38 @@ pub struct PolicyCard {
     pub reward: Vec<(String, f64)>,
     /// Training provenance.
     pub provenance: Provenance,
+    /// SHA-256 (lowercase hex) of the ONNX graph this card describes: the model's `GraphProto`
+    /// as protobuf bytes (nodes, weights, inputs and outputs; not the file's metadata, where a
+    /// copy of the card is embedded). Ties the card to its model: a swapped card or an altered
+    /// weight is refused at load. Empty in version-1 cards.
+    pub graph_sha256: String,
+}
+
+/// The fields of a version-1 card (no graph hash), for reading old cards.
+#[derive(Deserialize)]
+struct PolicyCardV1 {
+    name: String,
+    kind: ModelKind,
+    input: InputSpec,
+    sampling: Option<SamplingSpec>,
+    quantization: Quantization,
+    reward: Vec<(String, f64)>,
+    provenance: Provenance,
+}
+
+impl From<PolicyCardV1> for PolicyCard {
+    fn from(c: PolicyCardV1) -> Self {
+        PolicyCard {
+            name: c.name,
+            kind: c.kind,
+            input: c.input,
+            sampling: c.sampling,
+            quantization: c.quantization,
+            reward: c.reward,
+            provenance: c.provenance,
+            graph_sha256: String::new(),
+        }
+    }
 }
 
 impl PolicyCard {
@@ -174,19 +207,28 @@ impl PolicyCard {
             )));
         }
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != CARD_FORMAT_VERSION {
-            return Err(err(format!(
-                "card format version {version}, this build reads version {CARD_FORMAT_VERSION}"
-            )));
-        }
-        let (card, rest) =
-            postcard::take_from_bytes::<PolicyCard>(&bytes[header..]).map_err(|e| match e {
-                postcard::Error::DeserializeUnexpectedEnd => err(format!(
-                    "truncated: the body ends early ({} bytes)",
-                    bytes.len()
-                )),
-                other => err(format!("corrupt body: {other}")),
-            })?;
+        let body_err = |e: postcard::Error| match e {
+            postcard::Error::DeserializeUnexpectedEnd => err(format!(
+                "truncated: the body ends early ({} bytes)",
+                bytes.len()
+            )),
+            other => err(format!("corrupt body: {other}")),
+        };
+        let (card, rest) = match version {
+            CARD_FORMAT_VERSION => {
+                postcard::take_from_bytes::<PolicyCard>(&bytes[header..]).map_err(body_err)?
+            }
+            1 => {
+                let (c, rest) = postcard::take_from_bytes::<PolicyCardV1>(&bytes[header..])
+                    .map_err(body_err)?;
+                (PolicyCard::from(c), rest)
+            }
+            _ => {
+                return Err(err(format!(
+                    "card format version {version}, this build reads versions 1 and {CARD_FORMAT_VERSION}"
+                )));
+            }
+        };
         if !rest.is_empty() {
             return Err(err(format!(
                 "{} unexpected bytes after the card",
@@ -257,6 +299,7 @@ mod tests {
                 created_unix: 1_800_000_000,
                 tool_version: "0.1.0".into(),
             },
+            graph_sha256: "ab".repeat(32),
         }
     }
 
@@ -289,10 +332,10 @@ mod tests {
                 "cut {cut}: {e}"
             );
         }
-        let mut v2 = bytes.clone();
-        v2[8] = 2;
-        let e = PolicyCard::from_bytes(&v2, l).unwrap_err().to_string();
-        assert!(e.contains("version 2"), "{e}");
+        let mut v3 = bytes.clone();
+        v3[8] = 3;
+        let e = PolicyCard::from_bytes(&v3, l).unwrap_err().to_string();
+        assert!(e.contains("version 3"), "{e}");
         let e = PolicyCard::from_bytes(b"\x08\x01\x12\x04onnx model bytes", l)
             .unwrap_err()
             .to_string();

@@ -56,7 +56,14 @@ pub fn card(
             run: "built in a test".into(),
             ..Default::default()
         },
+        graph_sha256: String::new(),
     }
+}
+
+/// Writes `card` beside `model`, recording the model's graph hash (what export does).
+pub fn save_card(mut card: PolicyCard, model: &Path) {
+    card.graph_sha256 = lrpo_shared::onnx::graph_sha256_file(model).unwrap();
+    card.save(&PolicyCard::path_for_model(model)).unwrap();
 }
 
 /// A one-step "restorer": a depthwise 3 × 3 sharpening convolution on [N,3,H,W] in [0, 1].
@@ -74,15 +81,16 @@ pub fn sharpen_policy(dir: &Path, name: &str, size: u32) -> PathBuf {
     g.output(&y, ElemType::F32, &dims);
     let path = dir.join(format!("{name}.onnx"));
     g.save(&path).unwrap();
-    card(
-        ModelKind::OneStep,
-        size,
-        &["lq"],
-        "restored",
-        ValueRange::ZeroOne,
-    )
-    .save(&PolicyCard::path_for_model(&path))
-    .unwrap();
+    save_card(
+        card(
+            ModelKind::OneStep,
+            size,
+            &["lq"],
+            "restored",
+            ValueRange::ZeroOne,
+        ),
+        &path,
+    );
     path
 }
 
@@ -103,15 +111,16 @@ pub fn epsilon_policy(dir: &Path, size: u32) -> PathBuf {
     g.output(&y, ElemType::F32, &dims);
     let path = dir.join("eps.onnx");
     g.save(&path).unwrap();
-    card(
-        ModelKind::Epsilon,
-        size,
-        &["x_t", "t", "lq"],
-        "eps",
-        ValueRange::MinusOneOne,
-    )
-    .save(&PolicyCard::path_for_model(&path))
-    .unwrap();
+    save_card(
+        card(
+            ModelKind::Epsilon,
+            size,
+            &["x_t", "t", "lq"],
+            "eps",
+            ValueRange::MinusOneOne,
+        ),
+        &path,
+    );
     path
 }
 
@@ -129,14 +138,15 @@ pub fn identity_policy(dir: &Path, size: u32) -> PathBuf {
     g.output(&y, ElemType::F32, &dims);
     let path = dir.join("identity.onnx");
     g.save(&path).unwrap();
-    card(
-        ModelKind::OneStep,
-        size,
-        &["lq"],
-        "restored",
-        ValueRange::ZeroOne,
-    )
-    .save(&PolicyCard::path_for_model(&path))
-    .unwrap();
+    save_card(
+        card(
+            ModelKind::OneStep,
+            size,
+            &["lq"],
+            "restored",
+            ValueRange::ZeroOne,
+        ),
+        &path,
+    );
     path
 }

@@ -13,8 +13,33 @@ pub mod writer;
 pub use runner::OnnxModel;
 pub use writer::{Attr, Dim, ElemType, GraphBuilder};
 
+/// SHA-256 (lowercase hex) of an ONNX graph's protobuf bytes: what
+/// [`PolicyCard::graph_sha256`] records. The same graph gives the same hash whether it is
+/// hashed as built ([`GraphBuilder::graph_sha256`]) or as decoded from the file
+/// ([`OnnxModel::graph_sha256`]): prost's encoding is canonical.
+pub fn graph_sha256(graph: &tract_onnx::pb::GraphProto) -> String {
+    use prost::Message;
+    use sha2::Digest;
+    sha2::Sha256::digest(graph.encode_to_vec())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// [`graph_sha256`] of an ONNX file's graph.
+pub fn graph_sha256_file(path: &Path) -> Result<String> {
+    use prost::Message;
+    let bytes = crate::fsio::read(path)?;
+    let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| Error::Onnx {
+        path: path.to_path_buf(),
+        reason: format!("not an ONNX model (protobuf: {e})"),
+    })?;
+    Ok(graph_sha256(&proto.graph.unwrap_or_default()))
+}
+
 use crate::card::{Layout, ModelKind, PolicyCard};
 use crate::error::{Error, Result};
+use std::path::Path;
 
 /// Checks that a policy card describes the ONNX model it sits beside: RGB NCHW, the input and
 /// output names its kind requires (`lq` → `restored` for one-step policies; `x_t`, `t`, `lq` →
@@ -27,6 +52,21 @@ pub fn check_card(card: &PolicyCard, model: &OnnxModel) -> Result<()> {
             reason,
         })
     };
+    if card.graph_sha256.is_empty() {
+        return bad(
+            "the card (format 1) does not carry its model's graph hash, so it cannot be tied to \
+             this model; re-export the model with lrpo-train export"
+                .into(),
+        );
+    }
+    if card.graph_sha256 != model.graph_sha256() {
+        return bad(format!(
+            "the card was made for another model: it records graph SHA-256 {}…, this model's is \
+             {}… (a card swapped between models, or altered weights)",
+            card.graph_sha256.chars().take(12).collect::<String>(),
+            model.graph_sha256().chars().take(12).collect::<String>()
+        ));
+    }
     if card.input.channels != 3 {
         return bad(format!(
             "card says {} channels; only RGB (3) is supported",

@@ -20,6 +20,7 @@ pub struct OnnxModel {
     input_dims: Vec<Vec<Option<usize>>>,
     outputs: Vec<String>,
     metadata: Vec<(String, String)>,
+    graph_sha256: String,
     plans: Mutex<HashMap<Vec<Vec<usize>>, Plan>>,
 }
 
@@ -92,6 +93,7 @@ impl OnnxModel {
             .iter()
             .map(|p| (p.key.clone(), p.value.clone()))
             .collect();
+        let graph_sha256 = super::graph_sha256(graph);
         let model = tract_onnx::onnx()
             .model_for_proto_model(&proto)
             .map_err(|e| err(format!("tract cannot load it: {e:#}")))?;
@@ -102,6 +104,7 @@ impl OnnxModel {
             input_dims,
             outputs,
             metadata,
+            graph_sha256,
             plans: Mutex::new(HashMap::new()),
         })
     }
@@ -124,6 +127,11 @@ impl OnnxModel {
     /// Graph output names, in order.
     pub fn output_names(&self) -> &[String] {
         &self.outputs
+    }
+
+    /// SHA-256 of the model's graph ([`super::graph_sha256`]), what its card must record.
+    pub fn graph_sha256(&self) -> &str {
+        &self.graph_sha256
     }
 
     /// The model's metadata properties.

@@ -522,6 +522,12 @@ impl GraphBuilder {
         self.node("QLinearConv", &inputs, &a.attrs())
     }
 
+    /// SHA-256 of the graph as built so far ([`super::graph_sha256`]): what the card of the
+    /// model this builder writes must record. Metadata does not enter it.
+    pub fn graph_sha256(&self) -> String {
+        super::graph_sha256(&self.graph)
+    }
+
     /// The finished `ModelProto`.
     pub fn finish(self) -> pb::ModelProto {
         pb::ModelProto {

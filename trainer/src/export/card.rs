@@ -75,5 +75,7 @@ pub(crate) fn card(
                 .unwrap_or(0),
             tool_version: env!("CARGO_PKG_VERSION").into(),
         },
+        // Set by the writer from the graph it builds.
+        graph_sha256: String::new(),
     })
 }

@@ -51,6 +51,7 @@ pub fn export_eps<B: Backend>(
         clip_x0: cfg.sampling.clip_x0,
     });
     let mut g = crate::model::unet_onnx::build(&model)?;
+    c.graph_sha256 = g.graph_sha256();
     g.metadata("lrpo.card", &serde_json::to_string(&c)?);
     g.save(&path)?;
     let m = OnnxModel::load(&path)?;

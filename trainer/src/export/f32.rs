@@ -67,6 +67,10 @@ pub fn write_checked(
     burn_out: &[f32],
 ) -> Result<(ArrayD<f32>, f64)> {
     let mut g = build_f32(spec, params)?;
+    let card = &PolicyCard {
+        graph_sha256: g.graph_sha256(),
+        ..card.clone()
+    };
     g.metadata("lrpo.card", &serde_json::to_string(card)?);
     g.save(path)?;
     let m = OnnxModel::load(path)?;

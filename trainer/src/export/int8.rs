@@ -81,6 +81,10 @@ pub fn write_checked(
     f32_out: &ArrayD<f32>,
 ) -> Result<Int8Check> {
     let mut q = build_int8(spec, params, ranges)?;
+    let card = &PolicyCard {
+        graph_sha256: q.graph_sha256(),
+        ..card.clone()
+    };
     q.metadata("lrpo.card", &serde_json::to_string(card)?);
     q.save(path)?;
     let qm = OnnxModel::load(path)?;

@@ -16,10 +16,9 @@ fn main() {
             .expect("usage: student_standin OUT.onnx"),
     );
     let spec = StudentSpec::default();
-    build_f32(&spec, &random_params(&spec, 7, 0.5))
-        .unwrap()
-        .save(&out)
-        .unwrap();
+    let g = build_f32(&spec, &random_params(&spec, 7, 0.5)).unwrap();
+    let graph_sha256 = g.graph_sha256();
+    g.save(&out).unwrap();
     let card = PolicyCard {
         name: "student_standin".into(),
         kind: ModelKind::OneStep,
@@ -39,6 +38,7 @@ fn main() {
             run: "random weights (speed measurements only)".into(),
             ..Default::default()
         },
+        graph_sha256,
     };
     card.save(&PolicyCard::path_for_model(&out)).unwrap();
     println!(
