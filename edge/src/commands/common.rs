@@ -136,9 +136,29 @@ pub struct DetectorArgs {
     /// Confidence a face needs (0–1).
     #[arg(long, default_value_t = 0.95)]
     pub min_confidence: f64,
+    /// Longest side (px) of the frame the detector sees: larger frames are shrunk for
+    /// detection (faces are still restored from the full frame), which bounds detection's time
+    /// and memory on large photos; `off` detects on the full frame (finds smaller faces in
+    /// large photos, at their cost). Default 1600
+    /// (`lrpo_edge::pipeline::DEFAULT_DETECT_MAX_SIDE`).
+    #[arg(long)]
+    pub detect_max_side: Option<String>,
 }
 
 impl DetectorArgs {
+    /// The value of `--detect-max-side`: absent → the default, `off` → none, else a side of
+    /// 48–16384 px.
+    pub fn detect_max_side(&self) -> Result<Option<usize>> {
+        Ok(match self.detect_max_side.as_deref() {
+            None => Some(lrpo_edge::pipeline::DEFAULT_DETECT_MAX_SIDE),
+            Some("off") => None,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (48..=16384).contains(&n) => Some(n),
+                _ => bail!("--detect-max-side must be a side of 48-16384 px or off, got {v:?}"),
+            },
+        })
+    }
+
     /// Loads the detector.
     pub fn load(&self) -> Result<Box<dyn FaceDetector>> {
         let dir = match &self.detector {
@@ -194,6 +214,7 @@ impl FaceArgs {
             feather: self.feather,
             detail_gate,
             upscale: lrpo_edge::pipeline::check_upscale(self.upscale)?,
+            ..PipelineOptions::default()
         })
     }
 }
@@ -213,7 +234,7 @@ pub fn parse_detail_gate(arg: Option<&str>) -> Result<Option<f64>> {
 /// Builds a pipeline; the detector is skipped when `aligned`.
 pub fn pipeline(
     policy: &PolicyArgs,
-    detector: &DetectorArgs,
+    detector_args: &DetectorArgs,
     faces: &FaceArgs,
     aligned: bool,
 ) -> Result<Pipeline> {
@@ -221,12 +242,15 @@ pub fn pipeline(
     let detector = if aligned {
         None
     } else {
-        Some(detector.load()?)
+        Some(detector_args.load()?)
     };
     Ok(Pipeline {
         policy,
         detector,
-        options: faces.options()?,
+        options: PipelineOptions {
+            detect_max_side: detector_args.detect_max_side()?,
+            ..faces.options()?
+        },
     })
 }
 
