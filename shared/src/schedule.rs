@@ -249,13 +249,6 @@ impl DdimStep {
             .sqrt()
     }
 
-    /// `(c_x, c_eps)` with `μ = c_x·x_t + c_eps·ε̂`, i.e. `μ = sqrt(ᾱ_prev)·x̂0 + dir_coef·ε̂`.
-    pub fn mean_coefs(&self) -> (f64, f64) {
-        let (a, b) = self.pred_x0_coefs();
-        let sp = self.alpha_prod_t_prev.sqrt();
-        (sp * a, sp * b + self.dir_coef())
-    }
-
     /// μ for flat buffers. With `clip_x0`, x̂0 is clamped to [−1, 1] before μ is formed
     /// (`μ = sqrt(ᾱ_prev)·clamp(x̂0) + dir_coef·ε̂`, diffusers' `clip_sample`), which keeps
     /// pixel-space sampling stable when ε̂ is poor at high noise; without it

@@ -60,6 +60,18 @@ fn micro() -> RunConfig {
 }
 
 fn rl_run(dir: &Path, init: &Path, lr: f64, name: &str, iterations: u64) -> Vec<serde_json::Value> {
+    rl_run_with(dir, init, lr, name, iterations, |_| {})
+}
+
+/// The LRPO records (`kind = "rl"`) of a run, after `edit` amends its config.
+fn rl_run_with(
+    dir: &Path,
+    init: &Path,
+    lr: f64,
+    name: &str,
+    iterations: u64,
+    edit: impl FnOnce(&mut RunConfig),
+) -> Vec<serde_json::Value> {
     let mut cfg = RunConfig::load(&init.join("config.toml")).unwrap();
     let rl = &mut cfg.rl;
     rl.iterations = iterations;
@@ -76,6 +88,7 @@ fn rl_run(dir: &Path, init: &Path, lr: f64, name: &str, iterations: u64) -> Vec<
     rl.reward = dir.join("reward.toml");
     rl.grid_every = 0;
     rl.checkpoint_every = 100;
+    edit(&mut cfg);
     let task = Lrpo {
         cfg,
         init: init.to_path_buf(),
@@ -85,7 +98,11 @@ fn rl_run(dir: &Path, init: &Path, lr: f64, name: &str, iterations: u64) -> Vec<
         stop_at: None,
     };
     with_backend(DeviceChoice::Cpu, task).unwrap();
-    lrpo_trainer::runlog::read(&dir.join(name).join("metrics.jsonl")).unwrap()
+    lrpo_trainer::runlog::read(&dir.join(name).join("metrics.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r["kind"] == "rl")
+        .collect()
 }
 
 #[test]
@@ -106,8 +123,12 @@ fn reward_rises_with_learning_and_stays_without() {
         },
     )
     .unwrap();
-    let learn = rl_run(&dir, &init, 5e-3, "learn", 12);
+    let learn = rl_run_with(&dir, &init, 5e-3, "learn", 12, |c| c.rl.val_every = 4);
     let frozen = rl_run(&dir, &init, 0.0, "frozen", 12);
+    // The control arm: the same updates with the rewards shuffled across candidates.
+    let control = rl_run_with(&dir, &init, 5e-3, "control", 12, |c| {
+        c.rl.control = lrpo_trainer::lrpo::config::RewardControl::Shuffled
+    });
     // An LRPO run samples like a pretraining run (its weights, not an EMA it does not keep).
     let crop = lrpo_shared::image::load_rgb(&root().join("data/train/faces/obama2_0.png")).unwrap();
     let out = lrpo_trainer::pretrain::sample_images::<lrpo_trainer::backend::Cpu>(
@@ -131,9 +152,32 @@ fn reward_rises_with_learning_and_stays_without() {
         - (0..3).map(|i| mean(&frozen, i)).sum::<f64>())
     .abs()
         / 3.0;
-    println!("paired gain {gain:.4}, frozen drift {drift:.4}");
+    let control_gain: f64 = (9..12)
+        .map(|i| mean(&control, i) - mean(&frozen, i))
+        .sum::<f64>()
+        / 3.0;
+    println!("paired gain {gain:.4}, shuffled control {control_gain:.4}, frozen drift {drift:.4}");
     assert!(gain > 0.02, "learning raised brightness by only {gain}");
     assert!(gain > 3.0 * drift, "gain {gain} vs drift {drift}");
+    assert!(
+        control_gain < 0.5 * gain,
+        "rewards decoupled from the samples raised brightness by {control_gain} (LRPO {gain})"
+    );
+    // The fixed validation curve: before training and every 4 iterations, the same faces.
+    let val: Vec<(u64, f64)> = lrpo_trainer::runlog::read(&dir.join("learn/metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "val")
+        .map(|r| (r["step"].as_u64().unwrap(), r["reward"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(val.iter().map(|v| v.0).collect::<Vec<_>>(), [0, 4, 8, 12]);
+    assert!(val[3].1 > val[0].1, "validation reward {val:?}");
+    // The GT term's pull against the policy term's, measured each iteration.
+    assert!(
+        learn
+            .iter()
+            .all(|r| r["gt_grad_ratio"].as_f64().is_some_and(|x| x > 0.0))
+    );
     // Without updates the policy the PPO step sees is the rollout's: every ratio is 1 and the
     // policy loss (group-centred advantages) is 0.
     for r in &frozen {

@@ -22,6 +22,20 @@ fn std(v: &[f64]) -> f64 {
     (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len().max(1) as f64).sqrt()
 }
 
+/// The control arm's rewards: `rewards` permuted at random (a Fisher–Yates permutation from
+/// its own sub-stream of `seed` for iteration `it`), so that advantages keep their
+/// distribution but no longer follow the samples they are applied to.
+pub fn shuffled(rewards: &[f64], seed: u64, it: u64) -> Vec<f64> {
+    const CONTROL_STREAM: u64 = 0x0000_C0DE_0000_0011;
+    let mut out = rewards.to_vec();
+    let mut r = lrpo_shared::rng::Rng::derive(seed ^ CONTROL_STREAM, it);
+    for i in (1..out.len()).rev() {
+        let j = r.below(i as u64 + 1) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
 /// `A_i = (R_i − mean(group)) / (std + 1e-4)` with the std over all rewards of the iteration
 /// (or each group's own), groups with all-equal rewards dropped. Population stds (÷ n).
 pub fn advantages(rewards: &[Vec<f64>], mode: AdvantageStd) -> Advantages {
@@ -67,6 +81,18 @@ pub fn assign(a: f64, w: f64, clip: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_control_shuffles_rewards_as_a_seeded_permutation() {
+        let r: Vec<f64> = (0..9).map(|i| i as f64 * 0.1).collect();
+        let a = shuffled(&r, 4, 2);
+        let mut sorted = a.clone();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(sorted, r);
+        assert_ne!(a, r);
+        assert_eq!(a, shuffled(&r, 4, 2));
+        assert_ne!(a, shuffled(&r, 4, 3));
+    }
     use lrpo_shared::schedule::{NoiseSchedule, step_std_devs};
 
     #[test]

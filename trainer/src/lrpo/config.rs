@@ -54,6 +54,18 @@ pub enum UpdateMode {
     Accumulate,
 }
 
+/// A control arm for experiments: what the rewards the advantages are computed from are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardControl {
+    /// The candidates' own rewards (LRPO; default).
+    None,
+    /// The iteration's rewards permuted at random across its candidates before the advantages
+    /// are computed: the same distribution of updates, decoupled from what was sampled. A
+    /// policy that improves under it improves for reasons other than the reward.
+    Shuffled,
+}
+
 /// LRPO settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +130,14 @@ pub struct RlConfig {
     pub grid_every: u64,
     /// Warn when the reward std falls below this fraction of the first iteration's. Default 0.1.
     pub collapse_ratio: f64,
+    /// Control arm (experiments only). Default `none`.
+    pub control: RewardControl,
+    /// Score the policy on the fixed validation faces every N iterations, and before the first
+    /// (0 = never): the same faces, degradations and sampling noise each time, so the curve
+    /// shows the policy, not the draws. Default 0.
+    pub val_every: u64,
+    /// Validation faces for `val_every` (the first of the validation split). Default 4.
+    pub val_faces: usize,
 }
 
 impl Default for RlConfig {
@@ -151,6 +171,9 @@ impl Default for RlConfig {
             keep_steps: vec![],
             grid_every: 10,
             collapse_ratio: 0.1,
+            control: RewardControl::None,
+            val_every: 0,
+            val_faces: 4,
         }
     }
 }
@@ -187,6 +210,10 @@ impl RlConfig {
         ensure_config!(
             self.checkpoint_every > 0,
             "rl: checkpoint_every must be positive"
+        );
+        ensure_config!(
+            self.val_every == 0 || self.val_faces > 0,
+            "rl.val_faces must be at least 1 when rl.val_every is on"
         );
         ensure_config!(
             self.weight_decay >= 0.0 && self.adam_eps > 0.0 && self.adam_eps < 1.0,

@@ -23,3 +23,4 @@ pub mod records;
 pub mod rollout;
 pub mod train;
 pub mod update;
+pub mod validate;

@@ -77,6 +77,9 @@ pub struct IterationRecord {
     pub kl_ref: f64,
     /// Mean gradient norm before clipping, per update.
     pub grad_norm: f64,
+    /// `λ·‖∇L_GT‖ / ‖∇L_pol‖` at the iteration's start (absent when the GT term is off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gt_grad_ratio: Option<f64>,
     /// Optimiser updates.
     pub updates: usize,
     /// Seconds sampling the rollouts.
@@ -177,6 +180,20 @@ pub fn plot_rl(run: &Path) -> Result<()> {
         ],
         false,
     )?;
+    let val = runlog::series(&recs, "val", "reward");
+    if !val.is_empty() {
+        line_chart(
+            &run.join("plots/val_reward.png"),
+            "LRPO reward on the fixed validation faces",
+            "iteration",
+            &[Series {
+                label: "mean",
+                color: [30, 90, 200],
+                points: &val,
+            }],
+            false,
+        )?;
+    }
     let kl = pick(&|r| r["approx_kl"].as_f64());
     let clip = pick(&|r| r["clip_fraction"].as_f64());
     line_chart(

@@ -1,10 +1,12 @@
 //! The LRPO training loop (see the module doc of [`crate::lrpo`]): rollouts, rewards,
 //! advantages, PPO-clip with the GT-guided likelihood term, logging, guard rails, checkpoints.
 
-use super::advantage::{advantages, step_weights};
+use super::advantage::{advantages, shuffled, step_weights};
+use super::config::RewardControl;
 use super::records::{ComponentStats, IterationRecord, plot_rl, save_failure, save_grid, stats};
 use super::rollout::{Trajectories, rollout};
 use super::update::{UpdateBatch, ppo_update};
+use super::validate::ValFaces;
 use crate::backend::BackendTask;
 use crate::checkpoint;
 use crate::config::RunConfig;
@@ -51,6 +53,12 @@ pub struct Summary {
     pub rewards: Vec<(u64, f64)>,
     /// Seconds spent.
     pub seconds: f64,
+}
+
+/// Logs a fixed-validation record (`kind = "val"`): the mean reward and each face's.
+fn log_val(log: &mut RunLog, it: u64, rewards: &[f64]) -> Result<()> {
+    let mean = rewards.iter().sum::<f64>() / rewards.len().max(1) as f64;
+    log.log(serde_json::json!({"kind": "val", "step": it, "reward": mean, "rewards": rewards}))
 }
 
 /// Builds the reward of a run from its config (paths relative to the working folder).
@@ -144,6 +152,20 @@ impl BackendTask for Lrpo {
         let t0 = Instant::now();
         let mut rewards_curve = Vec::new();
         let mut it = start;
+        // The fixed validation curve, starting from the initial policy.
+        let val_faces = match rl.val_every {
+            0 => None,
+            _ => ValFaces::new(&cfg, &set)?.filter(|v| !v.is_empty()),
+        };
+        if let Some(v) = &val_faces
+            && start == 0
+        {
+            log_val(
+                &mut log,
+                0,
+                &v.rewards(&model.valid(), &cfg, &reward, &device)?,
+            )?;
+        }
         while it < rl.iterations {
             let mut rng = Rng::derive(rl.seed ^ RL_STREAM, it);
             // 1. M faces, each degraded once, shared by G candidates.
@@ -194,8 +216,12 @@ impl BackendTask for Lrpo {
                     format!("not finite; the batch is saved in {}", dir.display()),
                 ));
             }
-            // 4–5. Advantages.
-            let grouped: Vec<Vec<f64>> = totals.chunks(g).map(|c| c.to_vec()).collect();
+            // 4–5. Advantages (for the control arm, from the rewards shuffled across candidates).
+            let adv_rewards = match rl.control {
+                RewardControl::None => totals.clone(),
+                RewardControl::Shuffled => shuffled(&totals, rl.seed, it),
+            };
+            let grouped: Vec<Vec<f64>> = adv_rewards.chunks(g).map(|c| c.to_vec()).collect();
             let adv = advantages(&grouped, rl.advantage_std);
             let mut cand = Vec::new();
             let mut cand_adv = Vec::new();
@@ -261,6 +287,7 @@ impl BackendTask for Lrpo {
                     / (rl.gt_steps.min(trained) as f64 * terms / trained as f64).max(1.0),
                 kl_ref: st.kl_ref / terms,
                 grad_norm: st.grad_norm / st.updates.max(1) as f64,
+                gt_grad_ratio: st.gt_grad_ratio,
                 updates: st.updates,
                 time_sampling: sample_s,
                 time_reward: reward_s,
@@ -292,6 +319,15 @@ impl BackendTask for Lrpo {
                 rec.warning = Some(w);
             }
             log.log(serde_json::to_value(&rec)?)?;
+            if let Some(v) = &val_faces
+                && (it.is_multiple_of(rl.val_every) || it == rl.iterations)
+            {
+                log_val(
+                    &mut log,
+                    it,
+                    &v.rewards(&model.valid(), &cfg, &reward, &device)?,
+                )?;
+            }
             rewards_curve.push((it, rec.reward.mean));
             if rl.grid_every > 0 && (it.is_multiple_of(rl.grid_every) || it == 1) {
                 save_grid(&run, it, &lqs, &gts, &finals, g)?;

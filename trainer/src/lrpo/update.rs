@@ -109,6 +109,10 @@ pub struct UpdateStats {
     pub clipped: usize,
     /// Per-ratio approximate KL `(r − 1) − ln r`.
     pub approx_kl: Vec<f64>,
+    /// `λ·‖∇L_GT‖ / ‖∇L_pol‖` at the iteration's start, on its first mini-batch at the last
+    /// trained step (where the GT term acts): how much the GT term can move the policy against
+    /// the policy term. `None` when the GT term is off.
+    pub gt_grad_ratio: Option<f64>,
 }
 
 /// One iteration's data for the PPO updates.
@@ -135,6 +139,50 @@ pub struct UpdateBatch<'a, B: AutodiffBackend> {
     pub reference: Option<&'a UNet<B::InnerBackend>>,
     /// The iteration (0-based), for the mini-batch order.
     pub iteration: u64,
+}
+
+/// `λ·‖∇L_GT‖ / ‖∇L_pol‖` for the candidates `idx` (positions `chunk` in the kept list) at
+/// step `j`: each term's gradient from its own forward and backward pass (no update).
+fn gt_grad_ratio<B: AutodiffBackend>(
+    rl: &RlConfig,
+    model: &UNet<B>,
+    batch: &UpdateBatch<'_, B>,
+    target: &Tensor<B, 4>,
+    idx: &[usize],
+    chunk: &[usize],
+    j: usize,
+) -> Result<f64> {
+    let device = batch.lq.device();
+    let s = &batch.steps[j];
+    let norm_of = |with_gt: bool| -> Result<f64> {
+        let x_t = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j], idx));
+        let t = vec![s.t as f32; idx.len()];
+        let eps = model.forward(x_t.clone(), &t, rows(&batch.lq, idx));
+        let mu = ddim_mean(s, x_t, eps, batch.clip_x0);
+        let loss = if with_gt {
+            let ell = gaussian_logprob_mean(rows(target, idx), mu, s.std_dev_t);
+            gt_loss(ell, rl.gt_temperature).mul_scalar(rl.gt_weight)
+        } else {
+            let x_prev = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j + 1], idx));
+            let old = t1::<B>(
+                idx.iter().map(|&i| batch.traj.logp[j][i]).collect(),
+                &device,
+            );
+            let a = t1::<B>(
+                chunk
+                    .iter()
+                    .map(|&c| assign(batch.advantages[c], batch.weights[j], rl.adv_clip) as f32)
+                    .collect(),
+                &device,
+            );
+            let logp = gaussian_logprob_mean(x_prev, mu, s.std_dev_t);
+            ppo_clip_loss(logp, old, a, rl.clip_eps).0
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        Ok(read_scalars(vec![grad_sq_sum::<B, _>(model, &grads, &device)])?[0].sqrt())
+    };
+    let (gt, pol) = (norm_of(true)?, norm_of(false)?);
+    Ok(gt / pol.max(1e-30))
 }
 
 /// What a loss term put on the read-back list, to find its values again.
@@ -171,6 +219,19 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
     // As the reference iterates: a fresh permutation of the candidates, cut into mini-batches;
     // each mini-batch trained over its steps in order.
     let order = minibatch_order(cand.len(), rl.seed, batch.iteration);
+    let last = batch.trained - 1;
+    if let Some(target) = &targets[last] {
+        let idx: Vec<usize> = order[..mb].iter().map(|&c| cand[c]).collect();
+        st.gt_grad_ratio = Some(gt_grad_ratio(
+            rl,
+            &model,
+            &batch,
+            target,
+            &idx,
+            &order[..mb],
+            last,
+        )?);
+    }
     for chunk in order.chunks(mb) {
         let idx: Vec<usize> = chunk.iter().map(|&c| cand[c]).collect();
         let lq = rows(&batch.lq, &idx);
