@@ -2,27 +2,19 @@
 //! reward rises with learning and stays put without it, and with lr 0 the recomputed
 //! log-probabilities equal the rollout's (ratio 1, zero policy loss).
 
+mod common;
+
+use common::*;
 use lrpo_shared::onnx::{Attr, Dim, ElemType, GraphBuilder};
 use lrpo_trainer::backend::{DeviceChoice, with_backend};
 use lrpo_trainer::config::RunConfig;
 use lrpo_trainer::lrpo::train::Lrpo;
 use lrpo_trainer::pretrain::Pretrain;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// burn's backend seed is global to the process: tests that initialise models from it run one
 /// at a time, so that each sees only its own draws.
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lrpo-rl-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A no-reference ONNX scorer: the image's mean brightness (a reward any policy can raise).
 fn brightness_model(path: &Path) {

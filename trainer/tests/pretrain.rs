@@ -1,26 +1,18 @@
 //! Pretraining on real faces with a micro configuration: the loss falls, an interrupted and
 //! resumed run reproduces an uninterrupted one, sampling works, and bad inputs fail clearly.
 
+mod common;
+
+use common::*;
 use lrpo_trainer::backend::{DeviceChoice, with_backend};
 use lrpo_trainer::config::RunConfig;
 use lrpo_trainer::pretrain::Pretrain;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// burn's backend seed is global to the process: tests that initialise models from it run one
 /// at a time, so that each sees only its own draws.
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lrpo-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A configuration small enough for debug-build tests: 16 × 16 faces, a 2-level UNet of 8
 /// channels.
@@ -389,16 +381,4 @@ fn a_run_killed_with_sigkill_at_random_points_resumes_to_the_uninterrupted_resul
         let n = e.file_name().unwrap().to_string_lossy().into_owned();
         assert!(!n.contains(".tmp"), "left behind: {}", e.display());
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        }
-        out.push(p);
-    }
-    out
 }

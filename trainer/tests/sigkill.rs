@@ -3,6 +3,9 @@
 //! or card (pretraining's kill test is in `pretrain.rs`). Every run here is a separate
 //! `lrpo-train` process.
 
+mod common;
+
+use common::*;
 use lrpo_shared::card::PolicyCard;
 use lrpo_shared::onnx::{OnnxModel, check_card};
 use lrpo_shared::rng::Rng;
@@ -11,17 +14,6 @@ use lrpo_trainer::run::load_policy;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lrpo-kill-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn lrpo_train(args: &[&std::ffi::OsStr]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_lrpo-train"))
@@ -35,18 +27,6 @@ fn lrpo_train(args: &[&std::ffi::OsStr]) -> Child {
 
 fn run_to_end(args: &[&std::ffi::OsStr]) {
     assert!(lrpo_train(args).wait().unwrap().success(), "{args:?}");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        }
-        out.push(p);
-    }
-    out
 }
 
 fn latest_step(run: &Path) -> u64 {

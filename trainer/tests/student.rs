@@ -1,19 +1,17 @@
 //! Distillation, export and the exported models run by tract: burn and tract agree on the
 //! f32 export, the int8 export stays close, runs integer kernels and is about 4x smaller.
 
+mod common;
+
+use common::*;
 use lrpo_trainer::backend::{DeviceChoice, with_backend};
 use lrpo_trainer::config::RunConfig;
 use lrpo_trainer::distill::Distill;
 use lrpo_trainer::pretrain::Pretrain;
-use std::path::PathBuf;
 
 /// burn's backend seed is global to the process: tests that initialise models from it run one
 /// at a time, so that each sees only its own draws.
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 #[test]
 fn distil_then_export_f32_and_int8_checked_in_tract() {

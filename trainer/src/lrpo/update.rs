@@ -185,6 +185,22 @@ fn gt_grad_ratio<B: AutodiffBackend>(
     Ok(gt / pol.max(1e-30))
 }
 
+/// What an update has queued for its one read-back: the tensors, and the loss terms they came
+/// from (to find their values again).
+struct Queued<B: Backend> {
+    tensors: Vec<Tensor<B, 1>>,
+    terms: Vec<Term>,
+}
+
+impl<B: Backend> Default for Queued<B> {
+    fn default() -> Self {
+        Queued {
+            tensors: Vec::new(),
+            terms: Vec::new(),
+        }
+    }
+}
+
 /// What a loss term put on the read-back list, to find its values again.
 struct Term {
     step: usize,
@@ -236,8 +252,7 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
         let idx: Vec<usize> = chunk.iter().map(|&c| cand[c]).collect();
         let lq = rows(&batch.lq, &idx);
         let mut acc = GradientsAccumulator::<UNet<B>>::new();
-        let mut pending: Vec<Tensor<B::InnerBackend, 1>> = Vec::new();
-        let mut terms: Vec<Term> = Vec::new();
+        let mut queued = Queued::default();
         for (j, s) in batch.steps.iter().enumerate().take(batch.trained) {
             let x_t = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j], &idx));
             let x_prev = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j + 1], &idx));
@@ -258,7 +273,7 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
             let logp = gaussian_logprob_mean(x_prev, mu.clone(), s.std_dev_t);
             let (lpol, ratio) = ppo_clip_loss(logp, old, a, rl.clip_eps);
             let mut loss = lpol.clone();
-            pending.push(lpol.inner());
+            queued.tensors.push(lpol.inner());
             let mut term = Term {
                 step: j,
                 gt: false,
@@ -268,7 +283,7 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
             if let Some(target) = &targets[j] {
                 let ell = gaussian_logprob_mean(rows(target, &idx), mu.clone(), s.std_dev_t);
                 let lgt = gt_loss(ell, rl.gt_temperature);
-                pending.push(lgt.clone().inner());
+                queued.tensors.push(lgt.clone().inner());
                 term.gt = true;
                 loss = loss + lgt.mul_scalar(rl.gt_weight);
             }
@@ -277,72 +292,62 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
                 let mu_ref =
                     Tensor::<B, 4>::from_inner(ddim_mean(s, x_t.inner(), eps_ref, batch.clip_x0));
                 let kl = kl_same_sigma(mu, mu_ref, s.std_dev_t);
-                pending.push(kl.clone().inner());
+                queued.tensors.push(kl.clone().inner());
                 term.kl = true;
                 loss = loss + kl.mul_scalar(rl.kl_beta);
             }
-            pending.push(loss.clone().inner().reshape([1]));
-            pending.push(ratio.inner());
-            terms.push(term);
+            queued.tensors.push(loss.clone().inner().reshape([1]));
+            queued.tensors.push(ratio.inner());
+            queued.terms.push(term);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             match rl.update {
                 UpdateMode::PerStep => {
-                    let mut grads = grads;
-                    let norm = read_back(
-                        &mut st,
-                        &mut pending,
-                        &mut terms,
-                        &model,
-                        &grads,
-                        rl,
-                        &device,
-                    )?;
-                    clip_to_norm(&model, &mut grads, norm, rl.grad_clip);
-                    model = optim.step(rl.lr, model, grads);
-                    st.updates += 1;
+                    model = update(rl, model, grads, optim, &mut queued, &mut st, &device)?;
                 }
                 UpdateMode::Accumulate => acc.accumulate(&model, grads),
             }
         }
         if rl.update == UpdateMode::Accumulate {
-            let mut grads = acc.grads();
-            let norm = read_back(
-                &mut st,
-                &mut pending,
-                &mut terms,
-                &model,
-                &grads,
-                rl,
-                &device,
-            )?;
-            clip_to_norm(&model, &mut grads, norm, rl.grad_clip);
-            model = optim.step(rl.lr, model, grads);
-            st.updates += 1;
+            model = update(rl, model, acc.grads(), optim, &mut queued, &mut st, &device)?;
         }
     }
     Ok((model, st))
 }
 
-#[allow(clippy::too_many_arguments)]
-/// Reads an update's pending scalars and its squared gradient norm back in one transfer, adds
-/// them to `st` and returns the gradient norm; a non-finite loss is an error.
-fn read_back<B: AutodiffBackend>(
-    st: &mut UpdateStats,
-    pending: &mut Vec<Tensor<B::InnerBackend, 1>>,
-    terms: &mut Vec<Term>,
-    model: &UNet<B>,
-    grads: &GradientsParams,
+/// One optimiser update: the queued scalars and the gradient norm read back (one transfer),
+/// the gradients clipped, AdamW's step.
+fn update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
     rl: &RlConfig,
+    model: UNet<B>,
+    mut grads: GradientsParams,
+    optim: &mut O,
+    queued: &mut Queued<B::InnerBackend>,
+    st: &mut UpdateStats,
     device: &B::Device,
+) -> Result<UNet<B>> {
+    queued
+        .tensors
+        .push(grad_sq_sum::<B, _>(&model, &grads, device));
+    let norm = read_back(st, queued, rl)?;
+    clip_to_norm(&model, &mut grads, norm, rl.grad_clip);
+    st.updates += 1;
+    Ok(optim.step(rl.lr, model, grads))
+}
+
+/// Reads an update's queued scalars (the squared gradient norm last) back in one transfer,
+/// adds them to `st` and returns the gradient norm; a non-finite loss is an error.
+fn read_back<B: Backend>(
+    st: &mut UpdateStats,
+    queued: &mut Queued<B>,
+    rl: &RlConfig,
 ) -> Result<f64> {
-    pending.push(grad_sq_sum::<B, _>(model, grads, device));
-    let v = read_scalars(std::mem::take(pending))?;
+    let v = read_scalars(std::mem::take(&mut queued.tensors))?;
     let mut at = 0usize;
     let mut next = || {
         at += 1;
         v[at - 1]
     };
-    for t in terms.drain(..) {
+    for t in queued.terms.drain(..) {
         st.loss_pol += next();
         if t.gt {
             st.loss_gt += next();

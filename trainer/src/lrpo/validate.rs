@@ -1,5 +1,6 @@
 //! LRPO's fixed validation: the first faces of the validation split, each degraded once with a
-//! fixed seed, restored with the same sampling noise at every check (DDIM with the rollouts'
+//! fixed seed (the same for every run, whatever its `[rl] seed`, so that arms and seeds are
+//! scored on one set), restored with the same sampling noise at every check (DDIM with the rollouts'
 //! steps and the inference η), and scored with the run's reward. Between two checks only the
 //! policy changes, so the curve shows what training did, not which faces were drawn.
 
@@ -39,7 +40,7 @@ impl ValFaces {
                 f,
                 &AugmentConfig::none(),
                 &preset,
-                &mut Rng::derive(cfg.rl.seed ^ VAL_STREAM, i as u64),
+                &mut Rng::derive(VAL_STREAM, i as u64),
             )?;
             lq.push(s.lq);
             gt.push(s.hq);
@@ -74,7 +75,7 @@ impl ValFaces {
             cfg.rl.ddim_steps,
             cfg.sampling.eta,
             cfg.sampling.clip_x0,
-            &mut Rng::derive(cfg.rl.seed ^ VAL_NOISE_STREAM, 0),
+            &mut Rng::derive(VAL_NOISE_STREAM, 0),
         )?;
         (0..n)
             .map(|i| {
