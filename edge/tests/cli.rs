@@ -366,6 +366,74 @@ fn stream_restores_whole_frames_and_ends_cleanly_on_a_cut_frame() {
 }
 
 #[test]
+fn stream_takes_and_gives_camera_pixel_formats() {
+    use lrpo_shared::pixfmt::{PixelFormat, YuvRange, from_rgb, to_rgb};
+    let dir = scratch("stream-yuv");
+    let model = common::sharpen_policy(&dir, "sharpen", 64);
+    let photo =
+        lrpo_shared::image::load_rgb(&common::root().join("data/scenes/montage.jpg")).unwrap();
+    let (h, w) = (photo.dim().1 & !1, photo.dim().2 & !1);
+    let photo = photo.slice(ndarray::s![.., ..h, ..w]).to_owned();
+    let mut rgb_out = None;
+    for (name, fmt) in [
+        ("rgb24", PixelFormat::Rgb24),
+        ("nv12", PixelFormat::Nv12),
+        ("yuyv422", PixelFormat::Yuyv422),
+    ] {
+        let mut frame = Vec::new();
+        from_rgb(&photo.view(), fmt, YuvRange::Limited, &mut frame).unwrap();
+        let o = run_stream(
+            &[
+                "--width",
+                &w.to_string(),
+                "--height",
+                &h.to_string(),
+                "--pix-fmt",
+                name,
+                "--detail-gate",
+                "off",
+            ],
+            &model,
+            frame.repeat(2),
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{name}: {stderr}");
+        assert_eq!(o.stdout.len(), 2 * frame.len(), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name} frames")), "{stderr}");
+        let out = to_rgb(&o.stdout[..frame.len()], w, h, fmt, YuvRange::Limited).unwrap();
+        // The faces are restored in RGB whatever the format: the same picture as from rgb24,
+        // within the format's own conversion error.
+        match &rgb_out {
+            None => rgb_out = Some(out),
+            Some(r) => {
+                let mean = out
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(a, b)| (a - b).abs())
+                    .sum::<f32>()
+                    / out.len() as f32;
+                assert!(
+                    mean < 4.0 / 255.0,
+                    "{name}: mean {:.2} levels from rgb24",
+                    mean * 255.0
+                );
+            }
+        }
+    }
+    let o = run_stream(
+        &["--width", "63", "--height", "48", "--pix-fmt", "nv12"],
+        &model,
+        vec![0; 10],
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("even"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
 fn bench_reports_latency_and_memory() {
     let dir = scratch("bench");
     let model = common::sharpen_policy(&dir, "sharpen", 64);

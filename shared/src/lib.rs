@@ -25,6 +25,7 @@ pub mod image;
 pub mod metrics;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod pixfmt;
 pub mod progress;
 pub mod resize;
 pub mod reward;

@@ -1,5 +1,7 @@
-//! `lrpo-edge stream`: restore faces in a live stream of raw RGB24 frames (stdin → stdout),
-//! so it composes with ffmpeg, GStreamer or v4l2 tools, e.g.
+//! `lrpo-edge stream`: restore faces in a live stream of raw frames (stdin → stdout), RGB24 or
+//! a camera's format (`--pix-fmt bgr24|nv12|yuyv422`, BT.601 limited range unless
+//! `--yuv-range full`; output in the input's format), so it composes with ffmpeg, GStreamer or
+//! v4l2 tools, e.g.
 //!
 //! ```text
 //! ffmpeg -i in.mp4 -f rawvideo -pix_fmt rgb24 - | lrpo-edge stream --width 640 --height 480 \
@@ -15,8 +17,9 @@ use clap::Args;
 use lrpo_edge::pipeline::{
     Pipeline, scale_detection, select_faces, smooth_landmarks, upscale_frame,
 };
-use lrpo_shared::image::{DEFAULT_MAX_PIXELS, from_rgb8, to_rgb8};
+use lrpo_shared::image::DEFAULT_MAX_PIXELS;
 use lrpo_shared::onnx::detect::Detection;
+use lrpo_shared::pixfmt::{PixelFormat, YuvRange, from_rgb, to_rgb};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -30,6 +33,13 @@ pub struct StreamArgs {
     /// Frame height in pixels.
     #[arg(long)]
     pub height: usize,
+    /// Pixel format of the frames, in and out: rgb24, bgr24, nv12 or yuyv422 (ffmpeg's
+    /// `-pix_fmt` names).
+    #[arg(long, default_value = "rgb24")]
+    pub pix_fmt: String,
+    /// Value range of YUV frames (BT.601): limited (16-235, the camera default) or full.
+    #[arg(long, default_value = "limited")]
+    pub yuv_range: String,
     /// Run the face detector every N frames; in between, the last faces are reused.
     #[arg(long, default_value_t = 5)]
     pub detect_every: usize,
@@ -133,6 +143,13 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     if args.detect_every == 0 || !(args.smoothing > 0.0 && args.smoothing <= 1.0) {
         bail!("--detect-every must be >= 1 and --smoothing in (0, 1]");
     }
+    let format = PixelFormat::by_name(&args.pix_fmt).context("--pix-fmt")?;
+    let range = match args.yuv_range.as_str() {
+        "limited" => YuvRange::Limited,
+        "full" => YuvRange::Full,
+        other => bail!("--yuv-range must be limited or full, got {other:?}"),
+    };
+    let in_bytes = format.frame_bytes(args.width, args.height)?;
     let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, false)?;
     let n = pipe.options.upscale;
     // Fails early (before any frame is read) when the upscaled frames would be too large.
@@ -152,22 +169,24 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     pipe.policy.warm_up(pipe.policy.crop_size())?;
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
-    let mut buf = vec![0u8; args.width * args.height * 3];
+    let mut buf = vec![0u8; in_bytes];
+    let mut bytes = Vec::new();
     let mut tracks: Vec<Detection> = Vec::new();
     let mut restored_tracks: Vec<lrpo_edge::pipeline::PlannedFace> = Vec::new();
     let mut lat = Latency(Vec::new());
     let mut frame_no = 0usize;
     eprintln!(
-        "streaming {}x{} RGB24 frames to {}x{} with {}",
+        "streaming {}x{} {} frames to {}x{} with {}",
         args.width,
         args.height,
+        format.name(),
         args.width * n,
         args.height * n,
         pipe.policy.model_path().display()
     );
     while read_frame(&mut stdin, &mut buf, frame_no)? {
         let start = Instant::now();
-        let input = from_rgb8(&buf, args.width, args.height)?;
+        let input = to_rgb(&buf, args.width, args.height, format, range)?;
         let upscaled = (n > 1)
             .then(|| upscale_frame(&input.view(), n))
             .transpose()?;
@@ -189,7 +208,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
             restored_tracks = pipe.gate_faces(&frame.view(), scaled)?.0;
         }
         let (out, _) = pipe.restore_faces(&frame.view(), &restored_tracks)?;
-        let bytes = to_rgb8(&out.view())?;
+        from_rgb(&out.view(), format, range, &mut bytes)?;
         match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
