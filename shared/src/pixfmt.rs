@@ -88,13 +88,13 @@ impl PixelFormat {
         match self {
             PixelFormat::Rgb24 | PixelFormat::Bgr24 => px.checked_mul(3),
             PixelFormat::Nv12 => {
-                if width % 2 != 0 || height % 2 != 0 {
+                if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
                     return Err(bad(format!("nv12 needs even sides, got {width}x{height}")));
                 }
                 px.checked_mul(3).map(|b| b / 2)
             }
             PixelFormat::Yuyv422 => {
-                if width % 2 != 0 {
+                if !width.is_multiple_of(2) {
                     return Err(bad(format!("yuyv422 needs an even width, got {width}")));
                 }
                 px.checked_mul(2)
