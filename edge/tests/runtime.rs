@@ -218,3 +218,14 @@ fn a_card_is_tied_to_its_model_by_the_graph_hash() {
     let e = Policy::load(&a, SamplerOptions::default()).unwrap_err();
     assert!(e.to_string().contains("re-export"), "{e}");
 }
+
+#[test]
+fn the_shipped_students_fit_the_edge_budget_of_2_gflop_per_256_face() {
+    // tract's count of the shipped graphs' multiply-accumulates (2 FLOP each).
+    for m in ["models/gt_student.onnx", "models/gt_student_int8.onnx"] {
+        let p = Policy::load(&root().join(m), SamplerOptions::default()).unwrap();
+        let gflop = 2.0 * p.fma_per_run(256).unwrap() as f64 / 1e9;
+        println!("{m}: {gflop:.3} GFLOP per 256 x 256 face");
+        assert!(gflop <= 2.0, "{m}: {gflop:.3} GFLOP");
+    }
+}
