@@ -413,3 +413,16 @@ fn detection_on_a_shrunk_copy_of_a_large_frame_finds_the_same_faces_in_frame_coo
     let same = p.detect(&frame.view()).unwrap();
     assert_eq!(same[0].landmarks, a.landmarks);
 }
+
+#[test]
+fn restoring_into_the_frame_gives_the_same_output_as_into_a_copy() {
+    let dir = scratch("owned");
+    let p = pipeline(&sharpen_policy(&dir, "s", 64));
+    let frame = load_rgb(&root().join("data/scenes/montage.jpg")).unwrap();
+    let copied = p.process(&frame.view()).unwrap();
+    let owned = p.process_owned(frame).unwrap();
+    assert_eq!(copied.faces.len(), 4);
+    assert_eq!(owned.faces.len(), copied.faces.len());
+    // Overlapping faces are still cropped from the input, not from an earlier face's paste.
+    assert_eq!(owned.frame, copied.frame);
+}

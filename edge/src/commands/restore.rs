@@ -79,7 +79,7 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                         .join(output_name(path, &format!("{}_compare", args.suffix), &ext));
                 guard.claim(&cmp, path)?;
             }
-            let img = load_rgb(path)?;
+            let mut img = load_rgb(path)?;
             let name = |suffix: &str| {
                 args.out
                     .join(output_name(path, &format!("{}{suffix}", args.suffix), &ext))
@@ -93,7 +93,12 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                 };
                 (r, "aligned crop".to_string())
             } else {
-                let r = pipe.process(&img.view())?;
+                // Without a comparison the input is not needed after restoring: pasted into.
+                let r = if args.side_by_side {
+                    pipe.process(&img.view())?
+                } else {
+                    pipe.process_owned(std::mem::take(&mut img))?
+                };
                 if args.save_crops {
                     for (k, f) in r.faces.iter().enumerate() {
                         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
