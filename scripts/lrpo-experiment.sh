@@ -20,7 +20,9 @@
 #   gt-0.01, gt-0.1   the GT term at λ = 0.01 and 0.1
 # Every arm logs its reward on 6 fixed validation faces every 2 iterations and the GT term's
 # gradient norm against the policy term's each iteration.
-# ITERATIONS (default 12) and LR (default 5e-4) set the LRPO runs' length and learning rate.
+# ITERATIONS (default 12) and LR (default 5e-4) set the LRPO runs' length and learning rate;
+# REPORT (default benchmarks/lrpo-experiment.md) the table, whose records go beside it in a
+# folder of the same name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 faces="${1:?usage: scripts/lrpo-experiment.sh FACESET_DIR [OUT] [CONFIG]}"
@@ -28,6 +30,7 @@ out="${2:-runs/lrpo-experiment}"
 config="${3:-configs/experiments/lrpo-32.toml}"
 iterations="${ITERATIONS:-12}"
 lr="${LR:-5e-4}"
+report="${REPORT:-benchmarks/lrpo-experiment.md}"
 T=target/release/lrpo-train
 E=target/release/lrpo-edge
 seeds=(0 1 2)
@@ -89,7 +92,7 @@ size=$(grep -m1 '^resolution' "$out/sft/config.toml" | tr -dc 0-9)
   "${models[@]}" --reference sft -o "$out/eval" >/dev/null
 
 # 4. The summary.
-python3 - "$out" "$iterations" "$lr" "$size" "${arms[@]}" <<'PY' >benchmarks/lrpo-experiment.md
+python3 - "$out" "$iterations" "$lr" "$size" "${arms[@]}" <<'PY' >"$report"
 import json, statistics, sys
 out, iterations, lr, size, arms = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
 seeds = [0, 1, 2]
@@ -140,7 +143,7 @@ print("\nRecords: every run's `metrics.jsonl` and config under the script's OUT 
       "evaluation report (JSON, CSV, HTML) in OUT/eval.")
 PY
 # The records beside the table: every arm's config and metrics, the evaluation's table.
-rec=benchmarks/lrpo-experiment
+rec="${report%.md}"
 rm -rf "$rec" && mkdir -p "$rec"
 cp "$out/sft/config.toml" "$rec/sft-config.toml"
 cp "$out/sft/metrics.jsonl" "$rec/sft-metrics.jsonl"
@@ -151,4 +154,4 @@ for arm in "${arms[@]}"; do
   done
 done
 cp "$out/eval/README.md" "$rec/eval.md"
-cat benchmarks/lrpo-experiment.md
+cat "$report"
