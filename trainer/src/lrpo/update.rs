@@ -141,6 +141,30 @@ pub struct UpdateBatch<'a, B: AutodiffBackend> {
     pub iteration: u64,
 }
 
+/// For candidates `idx` (positions `chunk` in the kept list) at step `j`: their rollout
+/// log-probabilities `log π_old` and their advantages assigned to the step (`A·w_j`, clipped).
+fn old_logp_and_advantages<B: AutodiffBackend>(
+    rl: &RlConfig,
+    batch: &UpdateBatch<'_, B>,
+    idx: &[usize],
+    chunk: &[usize],
+    j: usize,
+) -> (Tensor<B, 1>, Tensor<B, 1>) {
+    let device = batch.lq.device();
+    let old = t1::<B>(
+        idx.iter().map(|&i| batch.traj.logp[j][i]).collect(),
+        &device,
+    );
+    let a = t1::<B>(
+        chunk
+            .iter()
+            .map(|&c| assign(batch.advantages[c], batch.weights[j], rl.adv_clip) as f32)
+            .collect(),
+        &device,
+    );
+    (old, a)
+}
+
 /// `λ·‖∇L_GT‖ / ‖∇L_pol‖` for the candidates `idx` (positions `chunk` in the kept list) at
 /// step `j`: each term's gradient from its own forward and backward pass (no update).
 fn gt_grad_ratio<B: AutodiffBackend>(
@@ -164,17 +188,7 @@ fn gt_grad_ratio<B: AutodiffBackend>(
             gt_loss(ell, rl.gt_temperature).mul_scalar(rl.gt_weight)
         } else {
             let x_prev = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j + 1], idx));
-            let old = t1::<B>(
-                idx.iter().map(|&i| batch.traj.logp[j][i]).collect(),
-                &device,
-            );
-            let a = t1::<B>(
-                chunk
-                    .iter()
-                    .map(|&c| assign(batch.advantages[c], batch.weights[j], rl.adv_clip) as f32)
-                    .collect(),
-                &device,
-            );
+            let (old, a) = old_logp_and_advantages(rl, batch, idx, chunk, j);
             let logp = gaussian_logprob_mean(x_prev, mu, s.std_dev_t);
             ppo_clip_loss(logp, old, a, rl.clip_eps).0
         };
@@ -256,17 +270,7 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
         for (j, s) in batch.steps.iter().enumerate().take(batch.trained) {
             let x_t = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j], &idx));
             let x_prev = Tensor::<B, 4>::from_inner(rows(&batch.traj.x[j + 1], &idx));
-            let old = t1::<B>(
-                idx.iter().map(|&i| batch.traj.logp[j][i]).collect(),
-                &device,
-            );
-            let a = t1::<B>(
-                chunk
-                    .iter()
-                    .map(|&c| assign(batch.advantages[c], batch.weights[j], rl.adv_clip) as f32)
-                    .collect(),
-                &device,
-            );
+            let (old, a) = old_logp_and_advantages(rl, &batch, &idx, chunk, j);
             let t = vec![s.t as f32; idx.len()];
             let eps = model.forward(x_t.clone(), &t, lq.clone());
             let mu = ddim_mean(s, x_t.clone(), eps, batch.clip_x0);
