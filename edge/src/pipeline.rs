@@ -365,11 +365,7 @@ impl Pipeline {
         if self.options.upscale > 1 {
             return self.process(&frame.view());
         }
-        let (h, w) = check_rgb(&frame.view(), "frame")?;
-        let start = Instant::now();
-        let found = self.detect(&frame.view())?;
-        let detect_ms = start.elapsed().as_secs_f64() * 1e3;
-        let faces = select_faces(found, w, h, &self.options);
+        let (faces, detect_ms) = self.find_faces(&frame.view())?;
         let (faces, kept) = self.gate_faces(&frame.view(), faces)?;
         let restored = self.restore_crops(&frame.view(), &faces)?;
         let mut frame = frame;
@@ -387,15 +383,21 @@ impl Pipeline {
         Ok(crop_side(self.policy.card(), native_side(&f.landmarks)?))
     }
 
-    /// Detects, selects and restores the faces of a frame (upscaled by
-    /// [`PipelineOptions::upscale`] first). A frame without faces comes back unchanged (but
-    /// upscaled) with an empty face list; detections are in output-frame coordinates.
-    pub fn process(&self, frame: &ArrayView3<f32>) -> Result<FrameResult> {
+    /// Detects and selects the faces of a frame (in its coordinates), with the milliseconds
+    /// detection took.
+    fn find_faces(&self, frame: &ArrayView3<f32>) -> Result<(Vec<Detection>, f64)> {
         let (h, w) = check_rgb(frame, "frame")?;
         let start = Instant::now();
         let found = self.detect(frame)?;
         let detect_ms = start.elapsed().as_secs_f64() * 1e3;
-        let faces = select_faces(found, w, h, &self.options);
+        Ok((select_faces(found, w, h, &self.options), detect_ms))
+    }
+
+    /// Detects, selects and restores the faces of a frame (upscaled by
+    /// [`PipelineOptions::upscale`] first). A frame without faces comes back unchanged (but
+    /// upscaled) with an empty face list; detections are in output-frame coordinates.
+    pub fn process(&self, frame: &ArrayView3<f32>) -> Result<FrameResult> {
+        let (faces, detect_ms) = self.find_faces(frame)?;
         let n = self.options.upscale;
         let upscaled = (n > 1).then(|| upscale_frame(frame, n)).transpose()?;
         let frame = upscaled.as_ref().map_or_else(|| frame.view(), |u| u.view());

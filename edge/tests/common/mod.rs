@@ -66,15 +66,15 @@ pub fn save_card(mut card: PolicyCard, model: &Path) {
     card.save(&PolicyCard::path_for_model(model)).unwrap();
 }
 
-/// A one-step "restorer": a depthwise 3 × 3 sharpening convolution on [N,3,H,W] in [0, 1].
-pub fn sharpen_policy(dir: &Path, name: &str, size: u32) -> PathBuf {
-    let mut g = GraphBuilder::new("sharpen");
+/// A one-step policy that applies the depthwise `k × k` kernel `kernel` to each channel of
+/// [N,3,H,W] in [0, 1], saved as `DIR/NAME.onnx` with its card.
+fn depthwise_policy(dir: &Path, name: &str, kernel: &[f32], k: usize, size: u32) -> PathBuf {
+    let mut g = GraphBuilder::new(name);
     let dims = [Dim::sym("N"), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
     let x = g.input("lq", ElemType::F32, &dims);
-    let k = sharpen_kernel();
-    let w: Vec<f32> = (0..3).flat_map(|_| k).collect();
-    let wn = g.initializer_f32("w", &[3, 1, 3, 3], &w);
-    let mut a = ConvAttrs::same(3);
+    let w: Vec<f32> = (0..3).flat_map(|_| kernel.iter().copied()).collect();
+    let wn = g.initializer_f32("w", &[3, 1, k, k], &w);
+    let mut a = ConvAttrs::same(k as i64);
     a.group = 3;
     g.conv(&x, &wn, None, &a);
     let y = g.rename_last_output("restored");
@@ -92,6 +92,11 @@ pub fn sharpen_policy(dir: &Path, name: &str, size: u32) -> PathBuf {
         &path,
     );
     path
+}
+
+/// A one-step "restorer": a depthwise 3 × 3 sharpening convolution on [N,3,H,W] in [0, 1].
+pub fn sharpen_policy(dir: &Path, name: &str, size: u32) -> PathBuf {
+    depthwise_policy(dir, name, &sharpen_kernel(), 3, size)
 }
 
 /// An ε-model `ε(x_t, t, lq) = 0.5·x_t − 0.5·lq + 0·t` in [−1, 1].
@@ -127,26 +132,5 @@ pub fn epsilon_policy(dir: &Path, size: u32) -> PathBuf {
 /// A one-step policy that returns its input (1 × 1 depthwise convolution of weight 1), for
 /// checking the pipeline's geometry: restoring with it must give back the frame.
 pub fn identity_policy(dir: &Path, size: u32) -> PathBuf {
-    let mut g = GraphBuilder::new("identity");
-    let dims = [Dim::sym("N"), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
-    let x = g.input("lq", ElemType::F32, &dims);
-    let wn = g.initializer_f32("w", &[3, 1, 1, 1], &[1.0, 1.0, 1.0]);
-    let mut a = ConvAttrs::same(1);
-    a.group = 3;
-    g.conv(&x, &wn, None, &a);
-    let y = g.rename_last_output("restored");
-    g.output(&y, ElemType::F32, &dims);
-    let path = dir.join("identity.onnx");
-    g.save(&path).unwrap();
-    save_card(
-        card(
-            ModelKind::OneStep,
-            size,
-            &["lq"],
-            "restored",
-            ValueRange::ZeroOne,
-        ),
-        &path,
-    );
-    path
+    depthwise_policy(dir, "identity", &[1.0], 1, size)
 }
