@@ -7,6 +7,8 @@
 //! Training code is generic over `B: AutodiffBackend`; [`with_backend`] picks the concrete type.
 
 use crate::error::Error;
+use crate::model::ops::PolicyBackend;
+use burn::tensor::backend::AutodiffBackend;
 
 /// The CPU backend.
 pub type Cpu = burn::backend::Flex;
@@ -18,6 +20,18 @@ pub type Gpu = burn::backend::Cuda;
 /// The CUDA backend with automatic differentiation.
 #[cfg(feature = "cuda")]
 pub type GpuAutodiff = burn::backend::Autodiff<Gpu>;
+
+/// A backend the trainer can train on: automatic differentiation over a backend, both with the
+/// policy's operations ([`PolicyBackend`]), so that a model trains on `B` and samples on
+/// `B::InnerBackend`.
+pub trait TrainBackend: AutodiffBackend<InnerBackend: PolicyBackend> + PolicyBackend {}
+
+impl<B> TrainBackend for B
+where
+    B: AutodiffBackend + PolicyBackend,
+    B::InnerBackend: PolicyBackend,
+{
+}
 
 /// A device named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +65,7 @@ pub trait BackendTask {
     /// The task's error (it must take the library's, for a device that cannot be used).
     type Error: From<Error>;
     /// Runs the task on backend `B` and device.
-    fn run<B: burn::tensor::backend::AutodiffBackend>(
-        self,
-        device: B::Device,
-    ) -> Result<Self::Output, Self::Error>;
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<Self::Output, Self::Error>;
 }
 
 /// Runs `task` on the chosen device's backend.

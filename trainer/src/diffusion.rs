@@ -6,6 +6,7 @@
 //!   the project's seeded RNG on the host so a run is reproducible and resumable exactly.
 
 use crate::error::Result;
+use crate::model::ops::PolicyBackend;
 use crate::model::unet::UNet;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -66,7 +67,7 @@ pub fn ddim_mean<B: Backend>(
 
 /// Samples restorations of `lq` (`[N, 3, H, W]` in [−1, 1]) with K DDIM steps and stochasticity
 /// η, starting from `x_T ~ N(0, I)`; all noise comes from `rng`. Returns x̂ in [−1, 1] (not clamped).
-pub fn ddim_sample<B: Backend>(
+pub fn ddim_sample<B: PolicyBackend>(
     model: &UNet<B>,
     schedule: &NoiseSchedule,
     lq: Tensor<B, 4>,

@@ -6,10 +6,10 @@ use crate::config::RunConfig;
 use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::Result;
+use crate::model::ops::PolicyBackend;
 use crate::model::unet::UNet;
 use crate::tensor::model_values;
 use crate::tensor::{tensor4, to_image};
-use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::metrics::{niqe::niqe_any_size, psnr, ssim::ssim};
 use lrpo_shared::reward::Reward;
@@ -84,7 +84,7 @@ pub type EvalImages = Vec<(Array3<f32>, Array3<f32>, Array3<f32>)>;
 
 /// Evaluates a policy on the held-out faces of `set`; returns metric → mean/std and the
 /// restorations (for pictures).
-pub fn evaluate<B: Backend>(
+pub fn evaluate<B: PolicyBackend>(
     model: &UNet<B>,
     cfg: &RunConfig,
     set: &FaceSet,

@@ -6,6 +6,7 @@
 //! [`Result`], with the typed [`Error`].
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod convert;

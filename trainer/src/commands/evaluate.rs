@@ -2,8 +2,8 @@
 //! for every policy) and write a JSON report and a Markdown table.
 
 use anyhow::Result;
-use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
+use lrpo_trainer::backend::TrainBackend;
 use lrpo_trainer::backend::{BackendTask, DeviceChoice, with_backend};
 use lrpo_trainer::data::FaceSet;
 use lrpo_trainer::evaluate::{EvalSettings, evaluate, load_policy, paired_difference};
@@ -48,7 +48,7 @@ struct Task<'a>(&'a EvaluateArgs);
 impl BackendTask for Task<'_> {
     type Output = ();
     type Error = anyhow::Error;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<()> {
         let a = self.0;
         let first = a
             .runs

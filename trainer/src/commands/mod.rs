@@ -1,5 +1,6 @@
 //! One module per `lrpo-train` subcommand.
 
+pub mod bench;
 pub mod convert;
 pub mod distill;
 pub mod evaluate;

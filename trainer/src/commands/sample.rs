@@ -1,9 +1,9 @@
 //! `lrpo-train sample`: restore aligned LQ face crops with a trained policy (DDIM).
 
 use anyhow::Result;
-use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use lrpo_shared::image::{load_rgb, save_rgb};
+use lrpo_trainer::backend::TrainBackend;
 use lrpo_trainer::backend::{BackendTask, DeviceChoice, with_backend};
 use std::path::PathBuf;
 
@@ -38,7 +38,7 @@ struct Task<'a>(&'a SampleArgs);
 impl BackendTask for Task<'_> {
     type Output = ();
     type Error = anyhow::Error;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<()> {
         let a = self.0;
         let imgs = a
             .input

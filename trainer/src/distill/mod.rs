@@ -25,6 +25,7 @@ pub use pool::{Pool, teacher_pool};
 pub use validate::validate_student;
 
 use crate::backend::BackendTask;
+use crate::backend::TrainBackend;
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::data::{FaceSet, Loader, image_for_sample};
@@ -37,7 +38,6 @@ use crate::tensor::read_scalars;
 use crate::tensor::stack;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use ndarray::Array3;
 use std::path::PathBuf;
@@ -86,7 +86,7 @@ impl BackendTask for Distill {
     type Output = Summary;
     type Error = Error;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<Summary> {
         let Distill {
             cfg,
             teacher,

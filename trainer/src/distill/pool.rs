@@ -6,9 +6,9 @@ use crate::data::{FaceSet, image_for_sample, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::{Error, Result};
 use crate::evaluate::load_policy;
+use crate::model::ops::PolicyBackend;
 use crate::tensor::model_values;
 use crate::tensor::{tensor4, to_image};
-use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::rng::Rng;
@@ -30,7 +30,7 @@ pub struct Pool {
 }
 
 /// Builds (or loads from the cache) the teacher-labelled pool.
-pub fn teacher_pool<B: Backend>(
+pub fn teacher_pool<B: PolicyBackend>(
     cfg: &RunConfig,
     teacher: &Path,
     set: &FaceSet,

@@ -1,5 +1,6 @@
 //! The held-out check of a trained student.
 
+use crate::backend::TrainBackend;
 use crate::config::RunConfig;
 use crate::data::{FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
@@ -8,7 +9,6 @@ use crate::evaluate::load_policy;
 use crate::model::student::Student;
 use crate::tensor::model_values;
 use crate::tensor::{stack, tensor4, to_image, unit_image};
-use burn::tensor::backend::AutodiffBackend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::metrics::{psnr, ssim::ssim};
 use lrpo_shared::resize::{Filter, resize};
@@ -18,7 +18,7 @@ use std::path::Path;
 
 /// Student, teacher (when there is one) and bicubic PSNR/SSIM on the held-out faces (fixed
 /// degradations).
-pub fn validate_student<B: AutodiffBackend>(
+pub fn validate_student<B: TrainBackend>(
     model: &Student<B>,
     cfg: &RunConfig,
     set: &FaceSet,

@@ -6,8 +6,8 @@ use crate::export::card::card;
 use crate::export::f32::{check_relative_error, max_relative_error};
 use crate::export::inputs::calibration_inputs;
 use crate::export::weights::values;
+use crate::model::ops::PolicyBackend;
 use crate::tensor::model_values;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use lrpo_shared::card::{ModelKind, PolicyCard, Quantization, ValueRange};
 use lrpo_shared::onnx::{OnnxModel, check_card};
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// ε-model card (sampling: the run's schedule, `steps` DDIM steps with stochasticity `eta`),
 /// checked against burn on real LQ faces. Returns the model's path and the largest relative
 /// error.
-pub fn export_eps<B: Backend>(
+pub fn export_eps<B: PolicyBackend>(
     run: &Path,
     out: &Path,
     steps: u32,

@@ -5,8 +5,8 @@
 use crate::error::{Error, Result, ensure_or};
 use crate::export::inputs::batch;
 use crate::export::weights::values;
+use crate::model::ops::PolicyBackend;
 use crate::model::student::{Student, Taps};
-use burn::tensor::backend::Backend;
 use lrpo_shared::card::PolicyCard;
 use lrpo_shared::onnx::student::{ConvRange, StudentSpec, build_int8};
 use lrpo_shared::onnx::{OnnxModel, check_card};
@@ -24,7 +24,7 @@ pub struct Int8Check {
 }
 
 /// Every convolution's input and output value range over `inputs` (batches of 8).
-pub fn calibrate<B: Backend>(
+pub fn calibrate<B: PolicyBackend>(
     student: &Student<B>,
     spec: &StudentSpec,
     inputs: &[Array3<f32>],

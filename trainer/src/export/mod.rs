@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::export::card::card;
 use crate::export::inputs::{batch, batch_array};
 use crate::export::weights::values;
-use burn::tensor::backend::Backend;
+use crate::model::ops::PolicyBackend;
 use lrpo_shared::card::Quantization;
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,7 @@ fn file_size(path: &Path) -> Result<u64> {
 
 /// Exports a distillation run's student to `out.onnx` (+ `out.card`) and, with `int8`, to
 /// `out_int8.onnx` (+ card), calibrating on `calib` (default: the run's data).
-pub fn export<B: Backend>(
+pub fn export<B: PolicyBackend>(
     run: &Path,
     out: &Path,
     int8: bool,

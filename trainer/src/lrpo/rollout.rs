@@ -4,6 +4,7 @@
 use super::loss::gaussian_logprob_mean;
 use crate::diffusion::{ddim_mean, normal};
 use crate::error::{Error, Result, ensure_or};
+use crate::model::ops::PolicyBackend;
 use crate::model::unet::UNet;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -22,7 +23,7 @@ pub struct Trajectories<B: Backend> {
 
 /// Samples `lq.dims()[0]` candidates (one per row of `lq`) with the given DDIM steps (η > 0),
 /// drawing the initial and per-step noise from `rng`.
-pub fn rollout<B: Backend>(
+pub fn rollout<B: PolicyBackend>(
     model: &UNet<B>,
     lq: Tensor<B, 4>,
     steps: &[DdimStep],

@@ -8,6 +8,7 @@ use super::rollout::{Trajectories, rollout};
 use super::update::{UpdateBatch, ppo_update};
 use super::validate::ValFaces;
 use crate::backend::BackendTask;
+use crate::backend::TrainBackend;
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::data::{FaceSet, image_for_sample, make_sample};
@@ -18,7 +19,7 @@ use crate::runlog::RunLog;
 use crate::tensor::{model_values, tensor4, to_image};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::reward::{Reward, RewardBreakdown, RewardSpec};
 use lrpo_shared::rng::Rng;
@@ -90,7 +91,7 @@ impl BackendTask for Lrpo {
     type Output = Summary;
     type Error = Error;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<Summary> {
         let Lrpo {
             cfg,
             init,

@@ -9,13 +9,14 @@ use super::advantage::assign;
 use super::config::{GtTarget, RlConfig, UpdateMode};
 use super::loss::{gaussian_logprob_mean, gt_loss, kl_same_sigma, ppo_clip_loss};
 use super::rollout::Trajectories;
+use crate::backend::TrainBackend;
 use crate::diffusion::{ddim_mean, normal};
 use crate::error::{Error, Result};
 use crate::model::unet::UNet;
 use crate::optim_utils::{clip_to_norm, grad_sq_sum};
 use crate::tensor::read_scalars;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use lrpo_shared::rng::Rng;
 use lrpo_shared::schedule::DdimStep;
@@ -116,7 +117,7 @@ pub struct UpdateStats {
 }
 
 /// One iteration's data for the PPO updates.
-pub struct UpdateBatch<'a, B: AutodiffBackend> {
+pub struct UpdateBatch<'a, B: TrainBackend> {
     /// The DDIM steps sampled (the first `trained` are trained).
     pub steps: &'a [DdimStep],
     /// Noise-level advantage weights `w_j`, one per step.
@@ -143,7 +144,7 @@ pub struct UpdateBatch<'a, B: AutodiffBackend> {
 
 /// For candidates `idx` (positions `chunk` in the kept list) at step `j`: their rollout
 /// log-probabilities `log π_old` and their advantages assigned to the step (`A·w_j`, clipped).
-fn old_logp_and_advantages<B: AutodiffBackend>(
+fn old_logp_and_advantages<B: TrainBackend>(
     rl: &RlConfig,
     batch: &UpdateBatch<'_, B>,
     idx: &[usize],
@@ -167,7 +168,7 @@ fn old_logp_and_advantages<B: AutodiffBackend>(
 
 /// `λ·‖∇L_GT‖ / ‖∇L_pol‖` for the candidates `idx` (positions `chunk` in the kept list) at
 /// step `j`: each term's gradient from its own forward and backward pass (no update).
-fn gt_grad_ratio<B: AutodiffBackend>(
+fn gt_grad_ratio<B: TrainBackend>(
     rl: &RlConfig,
     model: &UNet<B>,
     batch: &UpdateBatch<'_, B>,
@@ -227,7 +228,7 @@ struct Term {
 /// in mini-batches of a fresh permutation, each trained over its steps in order; one AdamW
 /// update per (mini-batch, step), or per mini-batch when gradients are accumulated. Draws the
 /// GT targets' noise from `rng`. Returns the updated policy and what the updates measured.
-pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
+pub fn ppo_update<B: TrainBackend, O: Optimizer<UNet<B>, B>>(
     rl: &RlConfig,
     mut model: UNet<B>,
     optim: &mut O,
@@ -320,7 +321,7 @@ pub fn ppo_update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
 
 /// One optimiser update: the queued scalars and the gradient norm read back (one transfer),
 /// the gradients clipped, AdamW's step.
-fn update<B: AutodiffBackend, O: Optimizer<UNet<B>, B>>(
+fn update<B: TrainBackend, O: Optimizer<UNet<B>, B>>(
     rl: &RlConfig,
     model: UNet<B>,
     mut grads: GradientsParams,

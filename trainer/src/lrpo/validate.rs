@@ -8,9 +8,9 @@ use crate::config::RunConfig;
 use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::Result;
+use crate::model::ops::PolicyBackend;
 use crate::model::unet::UNet;
 use crate::tensor::{model_values, tensor4, to_image};
-use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::reward::Reward;
 use lrpo_shared::rng::Rng;
@@ -59,7 +59,7 @@ impl ValFaces {
     }
 
     /// Each face's reward for `model`'s restoration (fixed noise).
-    pub fn rewards<B: Backend>(
+    pub fn rewards<B: PolicyBackend>(
         &self,
         model: &UNet<B>,
         cfg: &RunConfig,

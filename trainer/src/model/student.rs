@@ -2,6 +2,7 @@
 //! and with the same parameter names, so the exporter can write its weights into that graph.
 //! Input and output are RGB in [0, 1]; the network predicts a residual added to its input.
 
+use super::ops::{PolicyBackend, conv2d};
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -96,7 +97,7 @@ fn up2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     )
 }
 
-impl<B: Backend> Student<B> {
+impl<B: PolicyBackend> Student<B> {
     /// Restores `lq` (`[N, 3, H, W]`, [0, 1], H and W multiples of 4).
     pub fn forward(&self, lq: Tensor<B, 4>) -> Tensor<B, 4> {
         self.forward_taps(lq, None)
@@ -105,7 +106,7 @@ impl<B: Backend> Student<B> {
     /// [`Student::forward`], recording every convolution's input and output in `taps`.
     pub fn forward_taps(&self, x: Tensor<B, 4>, mut taps: Option<&mut Taps<B>>) -> Tensor<B, 4> {
         let mut conv = |c: &Conv2d<B>, input: Tensor<B, 4>| {
-            let out = c.forward(input.clone());
+            let out = conv2d(c, input.clone());
             if let Some(t) = taps.as_deref_mut() {
                 t.push((input, out.clone()));
             }

@@ -15,6 +15,7 @@
 //!
 //! Fully convolutional: any H, W divisible by 2^(levels − 1) work. Images are in [−1, 1].
 
+use super::ops::{PolicyBackend, cat_channels, conv2d, group_norm};
 use crate::error::{Result, ensure_config};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -210,14 +211,16 @@ impl<B: Backend> ResBlock<B> {
             skip: (ci != co).then(|| Conv2dConfig::new([ci, co], [1, 1]).init(device)),
         }
     }
+}
 
+impl<B: PolicyBackend> ResBlock<B> {
     fn forward(&self, x: Tensor<B, 4>, temb: Tensor<B, 2>) -> Tensor<B, 4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        let h = conv2d(&self.conv1, group_norm(&self.norm1, x.clone(), true));
         let [n, c, _, _] = h.dims();
         let h = h + self.temb.forward(silu(temb)).reshape([n, c, 1, 1]);
-        let h = self.conv2.forward(silu(self.norm2.forward(h)));
+        let h = conv2d(&self.conv2, group_norm(&self.norm2, h, true));
         let skip = match &self.skip {
-            Some(s) => s.forward(x),
+            Some(s) => conv2d(s, x),
             None => x,
         };
         skip + h
@@ -240,20 +243,20 @@ impl<B: Backend> AttnBlock<B> {
             proj: Conv2dConfig::new([c, c], [1, 1]).init(device),
         }
     }
+}
 
+impl<B: PolicyBackend> AttnBlock<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let [n, c, h, w] = x.dims();
-        let qkv = self
-            .qkv
-            .forward(self.norm.forward(x.clone()))
-            .reshape([n, 3, c, h * w]);
+        let qkv =
+            conv2d(&self.qkv, group_norm(&self.norm, x.clone(), false)).reshape([n, 3, c, h * w]);
         let q = qkv.clone().narrow(1, 0, 1).reshape([n, c, h * w]);
         let k = qkv.clone().narrow(1, 1, 1).reshape([n, c, h * w]);
         let v = qkv.narrow(1, 2, 1).reshape([n, c, h * w]);
         let scores = q.swap_dims(1, 2).matmul(k).div_scalar((c as f64).sqrt());
         let a = softmax(scores, 2);
         let out = v.matmul(a.swap_dims(1, 2)).reshape([n, c, h, w]);
-        x + self.proj.forward(out)
+        x + conv2d(&self.proj, out)
     }
 }
 
@@ -307,13 +310,13 @@ pub fn timestep_embedding<B: Backend>(t: &[f32], dim: usize, device: &B::Device)
     Tensor::from_data(TensorData::new(v, [t.len(), dim]), device)
 }
 
-impl<B: Backend> UNet<B> {
+impl<B: PolicyBackend> UNet<B> {
     /// ε̂ for `x_t` and `lq` (`[N, 3, H, W]` in [−1, 1]) at timesteps `t` (one per batch item).
     pub fn forward(&self, x_t: Tensor<B, 4>, t: &[f32], lq: Tensor<B, 4>) -> Tensor<B, 4> {
         let device = x_t.device();
         let temb = timestep_embedding::<B>(t, self.time_dim, &device);
         let temb = self.time2.forward(silu(self.time1.forward(temb)));
-        let mut h = self.stem.forward(Tensor::cat(vec![x_t, lq], 1));
+        let mut h = conv2d(&self.stem, Tensor::cat(vec![x_t, lq], 1));
         let mut hs = vec![h.clone()];
         for level in &self.down {
             for (b, a) in level.blocks.iter().zip(&level.attns) {
@@ -324,7 +327,7 @@ impl<B: Backend> UNet<B> {
                 hs.push(h.clone());
             }
             if let Some(d) = &level.downsample {
-                h = d.forward(h);
+                h = conv2d(d, h);
                 hs.push(h.clone());
             }
         }
@@ -336,20 +339,23 @@ impl<B: Backend> UNet<B> {
         for level in &self.up {
             for (b, a) in level.blocks.iter().zip(&level.attns) {
                 let skip = hs.pop().expect("a skip per up block");
-                h = b.forward(Tensor::cat(vec![h, skip], 1), temb.clone());
+                h = b.forward(cat_channels(h, skip), temb.clone());
                 if let Some(a) = a {
                     h = a.forward(h);
                 }
             }
             if let Some(u) = &level.upsample {
                 let [_, _, hh, ww] = h.dims();
-                h = u.forward(interpolate(
-                    h,
-                    [hh * 2, ww * 2],
-                    InterpolateOptions::new(InterpolateMode::Nearest),
-                ));
+                h = conv2d(
+                    u,
+                    interpolate(
+                        h,
+                        [hh * 2, ww * 2],
+                        InterpolateOptions::new(InterpolateMode::Nearest),
+                    ),
+                );
             }
         }
-        self.out_conv.forward(silu(self.out_norm.forward(h)))
+        conv2d(&self.out_conv, group_norm(&self.out_norm, h, true))
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::diffusion::ddim_sample;
 use crate::error::Result;
+use crate::model::ops::PolicyBackend;
 use crate::tensor::{tensor4, to_image};
-use burn::tensor::backend::Backend;
 use lrpo_shared::image::to_model_range;
 use lrpo_shared::resize::{Filter, resize};
 use lrpo_shared::rng::Rng;
@@ -14,7 +14,7 @@ use std::path::Path;
 /// Samples restorations of aligned LQ crops with a pretraining run's EMA weights or an LRPO
 /// run's weights ([`crate::run::load_policy`]). Each crop is resized to
 /// the training resolution (bicubic) and the result back to the crop's size.
-pub fn sample_images<B: Backend>(
+pub fn sample_images<B: PolicyBackend>(
     run: &Path,
     inputs: &[Array3<f32>],
     steps: Option<usize>,

@@ -6,6 +6,7 @@
 use super::plots::plot_run;
 use super::validate::{Validation, validate};
 use crate::backend::BackendTask;
+use crate::backend::TrainBackend;
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::data::{FaceSet, Loader};
@@ -18,7 +19,6 @@ use crate::runlog::RunLog;
 use crate::tensor::{read_scalars, tensor4};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
 use lrpo_shared::rng::Rng;
 use lrpo_shared::schedule::NoiseSchedule;
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ impl BackendTask for Pretrain {
     type Output = Summary;
     type Error = Error;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Summary> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<Summary> {
         let Pretrain {
             cfg,
             data,

@@ -6,9 +6,9 @@ use crate::config::RunConfig;
 use crate::data::{AugmentConfig, FaceSet, make_sample};
 use crate::diffusion::ddim_sample;
 use crate::error::Result;
+use crate::model::ops::PolicyBackend;
 use crate::model::unet::UNet;
 use crate::tensor::{model_values, tensor4, to_image};
-use burn::tensor::backend::Backend;
 use lrpo_shared::degrade::DegradePreset;
 use lrpo_shared::image::save_rgb;
 use lrpo_shared::metrics::{psnr, ssim::ssim};
@@ -46,7 +46,7 @@ pub struct Validation {
 /// Validates `model` on the held-out faces: a fixed degradation per face (seeded), DDIM
 /// sampling, and PSNR/SSIM against the GT and against a bicubic baseline. Writes
 /// `RUN/samples/step_N/NAME.png` grids (LQ | bicubic | restored | GT).
-pub fn validate<B: Backend>(
+pub fn validate<B: PolicyBackend>(
     model: &UNet<B>,
     cfg: &RunConfig,
     set: &FaceSet,
