@@ -16,6 +16,7 @@ use crate::backend::TrainBackend;
 use crate::diffusion::{ddim_mean, normal};
 use crate::error::{Error, Result};
 use crate::lrpo::loss::{gaussian_logprob_mean, ppo_clip_loss};
+use crate::model::kernels::profile;
 use crate::model::unet::{UNet, UNetConfig};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
@@ -86,6 +87,13 @@ pub struct StepTimes {
     pub total_ms: f64,
     /// Every timed step's total, in order.
     pub totals_ms: Vec<f64>,
+    /// CPU time of the process (user + system, every thread) over wall time during the timed
+    /// steps: how many cores a step keeps busy.
+    pub cpu_utilisation: f64,
+    /// Mean milliseconds per step in each of the CPU kernels (`model::kernels`), and the rest
+    /// (burn's own operations: elementwise, interpolation, autodiff bookkeeping, AdamW) under
+    /// "other"; empty on backends that do not use the kernels.
+    pub breakdown_ms: Vec<(String, f64)>,
 }
 
 /// The network's parameter count (to check the PyTorch twin against).
@@ -109,6 +117,24 @@ fn median(v: &[f64]) -> f64 {
 
 fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
+}
+
+/// User + system CPU seconds of this process so far (every thread), where the OS tells.
+fn cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage writes into the zeroed struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+            return None;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        Some(tv(u.ru_utime) + tv(u.ru_stime))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 fn sync<B: TrainBackend>(device: &B::Device) -> Result<()> {
@@ -150,8 +176,15 @@ pub fn time_step<B: TrainBackend>(
             .collect(),
     );
     let (mut fw, mut bw, mut op, mut tot) = (vec![], vec![], vec![], vec![]);
+    let (mut cpu0, mut wall0) = (None, Instant::now());
     sync::<B>(device)?;
     for rep in 0..spec.warmup + spec.reps {
+        if rep == spec.warmup {
+            profile::reset();
+            profile::enable(true);
+            cpu0 = cpu_seconds();
+            wall0 = Instant::now();
+        }
         let t0 = Instant::now();
         let eps = model.forward(x_t.clone(), &t, lq.clone());
         let loss = match kind {
@@ -177,8 +210,28 @@ pub fn time_step<B: TrainBackend>(
             tot.push(ms_since(t0));
         }
     }
+    profile::enable(false);
+    let cpu_utilisation = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) => (b - a) / wall0.elapsed().as_secs_f64().max(1e-9),
+        _ => f64::NAN,
+    };
+    let per_step: Vec<(String, f64)> = profile::read()
+        .into_iter()
+        .map(|(k, ms)| (k.name().to_string(), ms / spec.reps as f64))
+        .collect();
+    let in_kernels: f64 = per_step.iter().map(|(_, ms)| ms).sum();
+    let mean_total = tot.iter().sum::<f64>() / tot.len().max(1) as f64;
+    let breakdown_ms = if in_kernels > 0.0 {
+        let mut b = per_step;
+        b.push(("other (burn ops, autodiff, AdamW)".into(), mean_total - in_kernels));
+        b
+    } else {
+        vec![]
+    };
     Ok(StepTimes {
         kind,
+        cpu_utilisation,
+        breakdown_ms,
         forward_ms: median(&fw),
         backward_ms: median(&bw),
         optimizer_ms: median(&op),

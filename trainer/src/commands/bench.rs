@@ -35,9 +35,22 @@ pub struct BenchArgs {
     /// Device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Float precision of parameters and activations: f32, or bf16 (burn-cuda only).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
     /// Also write the results here as JSON (the benchmark script reads it).
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// Float precision of a benchmark.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// bfloat16 (burn-cuda's half-precision route).
+    Bf16,
 }
 
 /// One timed configuration.
@@ -54,6 +67,7 @@ struct Row {
 struct Report {
     implementation: &'static str,
     device: String,
+    precision: Precision,
     threads: usize,
     parameters: usize,
     rows: Vec<Row>,
@@ -83,14 +97,18 @@ impl BackendTask for Task<'_> {
             for kind in [StepKind::Pretrain, StepKind::Ppo] {
                 let times = time_step::<B>(&spec, kind, &device)?;
                 println!(
-                    "{size:>4}² batch {:<3} {:<9} forward {:>8.1} ms  backward {:>8.1} ms  optimizer {:>6.1} ms  step {:>8.1} ms",
+                    "{size:>4}² batch {:<3} {:<9} forward {:>8.1} ms  backward {:>8.1} ms  optimizer {:>6.1} ms  step {:>8.1} ms  cpu {:.2}",
                     a.batch,
                     format!("{kind:?}").to_lowercase(),
                     times.forward_ms,
                     times.backward_ms,
                     times.optimizer_ms,
-                    times.total_ms
+                    times.total_ms,
+                    times.cpu_utilisation
                 );
+                for (name, ms) in &times.breakdown_ms {
+                    println!("        {name:<36} {ms:>8.1} ms");
+                }
                 rows.push(Row {
                     size,
                     batch: a.batch,
@@ -101,6 +119,7 @@ impl BackendTask for Task<'_> {
         Ok(Report {
             implementation: "burn",
             device: format!("{:?}", a.device).to_lowercase(),
+            precision: a.precision,
             threads: rayon::current_num_threads(),
             parameters,
             rows,
@@ -119,7 +138,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .build_global()
             .context("cannot set up the CPU thread pool")?;
     }
-    let report = with_backend(args.device, Task(args))?;
+    let report = match (args.precision, args.device) {
+        (Precision::F32, device) => with_backend(device, Task(args))?,
+        #[cfg(feature = "cuda")]
+        (Precision::Bf16, DeviceChoice::Cuda(n)) => {
+            type Bf16 = burn::backend::Autodiff<burn::backend::Cuda<burn::tensor::bf16>>;
+            Task(args).run::<Bf16>(burn::backend::cuda::CudaDevice::new(n))?
+        }
+        (Precision::Bf16, _) => {
+            bail!("--precision bf16 needs --device cuda (and lrpo-train built with --features cuda)")
+        }
+    };
     if let Some(path) = &args.json {
         lrpo_shared::fsio::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }

@@ -12,6 +12,7 @@
 //! weight-gradient convolution) and its GroupNorm (seven broadcast operations, each with its own
 //! backward) took most of a training step (benchmarks/trainer.md).
 
+use super::kernels::profile::{self, Kernel};
 use super::kernels::{channels as channels_k, conv as conv_k, group_norm as norm_k};
 use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -239,8 +240,12 @@ fn float<B: Backend, const D: usize>(t: Ft<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
 }
 
+/// burn-cuda keeps burn's own operations (the defaults), in f32 and in bf16.
 #[cfg(feature = "cuda")]
 impl PolicyBackend for burn::backend::Cuda {}
+
+#[cfg(feature = "cuda")]
+impl PolicyBackend for burn::backend::Cuda<burn::tensor::bf16> {}
 
 /// burn's CPU tensor as a contiguous `f32` slice owner, or `None` for another dtype.
 fn f32_data(t: &FlexTensor) -> Option<FlexTensor> {
@@ -293,17 +298,19 @@ impl PolicyBackend for Flex {
         stride: usize,
         pad: usize,
     ) -> FlexTensor {
-        if !conv_fits(&x, &weight) {
-            return generic::conv2d::<Self>(x, weight, bias, stride, pad);
-        }
-        let g = conv_geom(&x, &weight, stride, pad);
-        let (x, w, b) = (
-            f32_data(&x).unwrap(),
-            f32_data(&weight).unwrap(),
-            f32_data(&bias).unwrap(),
-        );
-        let y = conv_k::forward(&g, slice(&x), slice(&w), Some(slice(&b)));
-        flex(y, [g.n, g.co, g.ho(), g.wo()])
+        profile::timed(Kernel::ConvForward, || {
+            if !conv_fits(&x, &weight) {
+                return generic::conv2d::<Self>(x, weight, bias, stride, pad);
+            }
+            let g = conv_geom(&x, &weight, stride, pad);
+            let (x, w, b) = (
+                f32_data(&x).unwrap(),
+                f32_data(&weight).unwrap(),
+                f32_data(&bias).unwrap(),
+            );
+            let y = conv_k::forward(&g, slice(&x), slice(&w), Some(slice(&b)));
+            flex(y, [g.n, g.co, g.ho(), g.wo()])
+        })
     }
 
     fn policy_conv2d_backward(
@@ -314,22 +321,24 @@ impl PolicyBackend for Flex {
         pad: usize,
         need_dx: bool,
     ) -> ConvGrads<Self> {
-        if !conv_fits(&x, &weight) || dy.dtype() != DType::F32 {
-            return generic::conv2d_backward::<Self>(x, weight, dy, stride, pad, need_dx);
-        }
-        let g = conv_geom(&x, &weight, stride, pad);
-        let w_shape = weight.shape();
-        let (x, w, dy) = (
-            f32_data(&x).unwrap(),
-            f32_data(&weight).unwrap(),
-            f32_data(&dy).unwrap(),
-        );
-        let gr = conv_k::backward(&g, slice(&x), slice(&w), slice(&dy), need_dx);
-        (
-            gr.dx.map(|v| flex(v, [g.n, g.ci, g.h, g.w])),
-            flex(gr.dw, w_shape),
-            flex(gr.db, [g.co]),
-        )
+        profile::timed(Kernel::ConvBackward, || {
+            if !conv_fits(&x, &weight) || dy.dtype() != DType::F32 {
+                return generic::conv2d_backward::<Self>(x, weight, dy, stride, pad, need_dx);
+            }
+            let g = conv_geom(&x, &weight, stride, pad);
+            let w_shape = weight.shape();
+            let (x, w, dy) = (
+                f32_data(&x).unwrap(),
+                f32_data(&weight).unwrap(),
+                f32_data(&dy).unwrap(),
+            );
+            let gr = conv_k::backward(&g, slice(&x), slice(&w), slice(&dy), need_dx);
+            (
+                gr.dx.map(|v| flex(v, [g.n, g.ci, g.h, g.w])),
+                flex(gr.dw, w_shape),
+                flex(gr.db, [g.co]),
+            )
+        })
     }
 
     fn policy_group_norm(
@@ -340,23 +349,25 @@ impl PolicyBackend for Flex {
         eps: f64,
         silu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let [n, c, h, w] = dims4(&x);
-        let g = norm_k::NormGeom {
-            n,
-            c,
-            hw: h * w,
-            groups,
-        };
-        let (x, gm, bt) = (f32_data(&x), f32_data(&gamma), f32_data(&beta));
-        let (Some(x), Some(gm), Some(bt)) = (x, gm, bt) else {
-            unreachable!("the policy's GroupNorm runs in f32");
-        };
-        let out = norm_k::forward(&g, slice(&x), slice(&gm), slice(&bt), eps, silu);
-        (
-            flex(out.y, [n, c, h, w]),
-            flex(out.mean, [n, groups]),
-            flex(out.rstd, [n, groups]),
-        )
+        profile::timed(Kernel::NormForward, || {
+            let [n, c, h, w] = dims4(&x);
+            let g = norm_k::NormGeom {
+                n,
+                c,
+                hw: h * w,
+                groups,
+            };
+            let (x, gm, bt) = (f32_data(&x), f32_data(&gamma), f32_data(&beta));
+            let (Some(x), Some(gm), Some(bt)) = (x, gm, bt) else {
+                unreachable!("the policy's GroupNorm runs in f32");
+            };
+            let out = norm_k::forward(&g, slice(&x), slice(&gm), slice(&bt), eps, silu);
+            (
+                flex(out.y, [n, c, h, w]),
+                flex(out.mean, [n, groups]),
+                flex(out.rstd, [n, groups]),
+            )
+        })
     }
 
     fn policy_group_norm_backward(
@@ -369,51 +380,57 @@ impl PolicyBackend for Flex {
         groups: usize,
         silu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let [n, c, h, w] = dims4(&x);
-        let g = norm_k::NormGeom {
-            n,
-            c,
-            hw: h * w,
-            groups,
-        };
-        let parts = [&x, &gamma, &beta, &mean, &rstd, &dy].map(|t| f32_data(t).expect("f32"));
-        let [x, gm, bt, mn, rs, dy] = &parts;
-        let gr = norm_k::backward(
-            &g,
-            slice(x),
-            slice(gm),
-            slice(bt),
-            slice(mn),
-            slice(rs),
-            slice(dy),
-            silu,
-        );
-        (
-            flex(gr.dx, [n, c, h, w]),
-            flex(gr.dgamma, [c]),
-            flex(gr.dbeta, [c]),
-        )
+        profile::timed(Kernel::NormBackward, || {
+            let [n, c, h, w] = dims4(&x);
+            let g = norm_k::NormGeom {
+                n,
+                c,
+                hw: h * w,
+                groups,
+            };
+            let parts = [&x, &gamma, &beta, &mean, &rstd, &dy].map(|t| f32_data(t).expect("f32"));
+            let [x, gm, bt, mn, rs, dy] = &parts;
+            let gr = norm_k::backward(
+                &g,
+                slice(x),
+                slice(gm),
+                slice(bt),
+                slice(mn),
+                slice(rs),
+                slice(dy),
+                silu,
+            );
+            (
+                flex(gr.dx, [n, c, h, w]),
+                flex(gr.dgamma, [c]),
+                flex(gr.dbeta, [c]),
+            )
+        })
     }
 
     fn policy_cat_channels(a: FlexTensor, b: FlexTensor) -> FlexTensor {
-        let ([n, ca, h, w], [nb, cb, hb, wb]) = (dims4(&a), dims4(&b));
-        match (f32_data(&a), f32_data(&b)) {
-            (Some(a), Some(b)) if n == nb && h == hb && w == wb => {
-                flex(channels_k::cat(slice(&a), slice(&b), n), [n, ca + cb, h, w])
+        profile::timed(Kernel::Concat, || {
+            let ([n, ca, h, w], [nb, cb, hb, wb]) = (dims4(&a), dims4(&b));
+            match (f32_data(&a), f32_data(&b)) {
+                (Some(a), Some(b)) if n == nb && h == hb && w == wb => {
+                    flex(channels_k::cat(slice(&a), slice(&b), n), [n, ca + cb, h, w])
+                }
+                _ => Self::float_cat(vec![a, b], 1),
             }
-            _ => Self::float_cat(vec![a, b], 1),
-        }
+        })
     }
 
     fn policy_split_channels(dy: FlexTensor, ca: usize) -> (FlexTensor, FlexTensor) {
-        let [n, c, h, w] = dims4(&dy);
-        match f32_data(&dy) {
-            Some(d) => {
-                let (a, b) = channels_k::split(slice(&d), n, ca * h * w);
-                (flex(a, [n, ca, h, w]), flex(b, [n, c - ca, h, w]))
+        profile::timed(Kernel::Concat, || {
+            let [n, c, h, w] = dims4(&dy);
+            match f32_data(&dy) {
+                Some(d) => {
+                    let (a, b) = channels_k::split(slice(&d), n, ca * h * w);
+                    (flex(a, [n, ca, h, w]), flex(b, [n, c - ca, h, w]))
+                }
+                None => generic_split::<Self>(dy, ca),
             }
-            None => generic_split::<Self>(dy, ca),
-        }
+        })
     }
 }
 

@@ -62,30 +62,44 @@ pub struct NormOutput {
     pub rstd: Vec<f32>,
 }
 
-/// Mean and biased variance of `v`, accumulated in f64 over eight lanes.
+/// Lanes of the blocked sums: enough for one AVX-512 register.
+const LANES: usize = 16;
+/// Values per block: each block is summed in f32 lanes, the blocks in f64.
+const BLOCK: usize = 512;
+
+/// `Σ f(i)` over `0..n`, summed in [`LANES`] f32 lanes per [`BLOCK`] and in f64 across blocks
+/// (vectorisable, and as accurate as an f64 sum for the group sizes here).
+#[inline(always)]
+fn blocked_sum(n: usize, f: impl Fn(usize) -> f32) -> f64 {
+    let mut total = 0.0f64;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        let mut lanes = [0.0f32; LANES];
+        let full = start + (end - start) / LANES * LANES;
+        let mut i = start;
+        while i < full {
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                *lane += f(i + l);
+            }
+            i += LANES;
+        }
+        for k in full..end {
+            lanes[0] += f(k);
+        }
+        total += lanes.iter().map(|&v| v as f64).sum::<f64>();
+        start = end;
+    }
+    total
+}
+
+/// Mean and biased variance of `v` (two passes).
+#[inline(always)]
 fn moments(v: &[f32]) -> (f64, f64) {
-    let mut s = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder();
-    for ch in chunks {
-        for (a, &x) in s.iter_mut().zip(ch) {
-            *a += x as f64;
-        }
-    }
-    let mean = (s.iter().sum::<f64>() + tail.iter().map(|&x| x as f64).sum::<f64>())
-        / v.len().max(1) as f64;
+    let n = v.len().max(1) as f64;
+    let mean = blocked_sum(v.len(), |i| v[i]) / n;
     let m = mean as f32;
-    let mut q = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder();
-    for ch in chunks {
-        for (a, &x) in q.iter_mut().zip(ch) {
-            let d = (x - m) as f64;
-            *a += d * d;
-        }
-    }
-    let var = (q.iter().sum::<f64>() + tail.iter().map(|&x| ((x - m) as f64).powi(2)).sum::<f64>())
-        / v.len().max(1) as f64;
+    let var = blocked_sum(v.len(), |i| (v[i] - m) * (v[i] - m)) / n;
     (mean, var)
 }
 
@@ -97,20 +111,23 @@ struct ForwardGroup<'a> {
     gamma: &'a [f32],
     beta: &'a [f32],
     hw: usize,
-    mean: f32,
-    rstd: f32,
+    eps: f64,
     silu: bool,
 }
 
 impl pulp::WithSimd for ForwardGroup<'_> {
-    type Output = ();
+    /// The group's `(μ, rstd)`.
+    type Output = (f32, f32);
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> (f32, f32) {
+        let (mean, var) = moments(self.x);
+        let rstd = (1.0 / (var + self.eps).sqrt()) as f32;
+        let mean = mean as f32;
         let chans = self.y.chunks_mut(self.hw).zip(self.x.chunks(self.hw));
         for ((yc, xc), (&gm, &bt)) in chans.zip(self.gamma.iter().zip(self.beta)) {
-            let a = gm * self.rstd;
-            let b = bt - self.mean * a;
+            let a = gm * rstd;
+            let b = bt - mean * a;
             if self.silu {
                 for (o, &v) in yc.iter_mut().zip(xc) {
                     let z = v * a + b;
@@ -122,6 +139,7 @@ impl pulp::WithSimd for ForwardGroup<'_> {
                 }
             }
         }
+        (mean, rstd)
     }
 }
 
@@ -142,28 +160,85 @@ pub fn forward(
         .zip(x.par_chunks(len))
         .enumerate()
         .map(|(i, (yg, xg))| {
-            let (mean, var) = moments(xg);
-            let rstd = (1.0 / (var + eps).sqrt()) as f32;
-            let mean = mean as f32;
             let c0 = (i % g.groups) * cg;
-            let (gm, bt) = (&gamma[c0..c0 + cg], &beta[c0..c0 + cg]);
             pulp::Arch::new().dispatch(ForwardGroup {
                 y: yg,
                 x: xg,
-                gamma: gm,
-                beta: bt,
+                gamma: &gamma[c0..c0 + cg],
+                beta: &beta[c0..c0 + cg],
                 hw: g.hw,
-                mean,
-                rstd,
+                eps,
                 silu,
-            });
-            (mean, rstd)
+            })
         })
         .collect();
     NormOutput {
         y,
         mean: stats.iter().map(|s| s.0).collect(),
         rstd: stats.iter().map(|s| s.1).collect(),
+    }
+}
+
+/// One (image, group) of the backward pass: writes `∂x` and returns each channel's
+/// `(Σ dz·x̂, Σ dz)`.
+struct BackwardGroup<'a> {
+    dx: &'a mut [f32],
+    x: &'a [f32],
+    dy: &'a [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    hw: usize,
+    mean: f32,
+    rstd: f32,
+    silu: bool,
+}
+
+impl pulp::WithSimd for BackwardGroup<'_> {
+    type Output = Vec<(f64, f64)>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Vec<(f64, f64)> {
+        let (m, r, hw) = (self.mean, self.rstd, self.hw);
+        let mut per_channel = Vec::with_capacity(self.gamma.len());
+        // Pass 1: dz (kept in dx), then the channel sums.
+        for (j, (&gm, &bt)) in self.gamma.iter().zip(self.beta).enumerate() {
+            let dzc = &mut self.dx[j * hw..(j + 1) * hw];
+            let (xc, dyc) = (
+                &self.x[j * hw..(j + 1) * hw],
+                &self.dy[j * hw..(j + 1) * hw],
+            );
+            if self.silu {
+                for ((dz, &xv), &d) in dzc.iter_mut().zip(xc).zip(dyc) {
+                    let z = gm * ((xv - m) * r) + bt;
+                    let s = sigmoid(z);
+                    *dz = d * s * (1.0 + z * (1.0 - s));
+                }
+            } else {
+                dzc.copy_from_slice(dyc);
+            }
+            let dzc = &*dzc;
+            let s_dz_xh = blocked_sum(hw, |k| dzc[k] * ((xc[k] - m) * r));
+            let s_dz = blocked_sum(hw, |k| dzc[k]);
+            per_channel.push((s_dz_xh, s_dz));
+        }
+        // mean(dx̂) and mean(dx̂·x̂) over the group.
+        let (mut a, mut b) = (0.0f64, 0.0f64);
+        for (&gm, (sxh, sd)) in self.gamma.iter().zip(&per_channel) {
+            a += gm as f64 * sd;
+            b += gm as f64 * sxh;
+        }
+        let len = (self.gamma.len() * hw) as f64;
+        let (mean_dxh, mean_dxh_xh) = ((a / len) as f32, (b / len) as f32);
+        // Pass 2: dx from dz.
+        for (j, &gm) in self.gamma.iter().enumerate() {
+            let dc = &mut self.dx[j * hw..(j + 1) * hw];
+            let xc = &self.x[j * hw..(j + 1) * hw];
+            for (d, &xv) in dc.iter_mut().zip(xc) {
+                let xh = (xv - m) * r;
+                *d = r * (gm * *d - mean_dxh - xh * mean_dxh_xh);
+            }
+        }
+        per_channel
     }
 }
 
@@ -202,49 +277,18 @@ pub fn backward(
         .zip(x.par_chunks(len).zip(dy.par_chunks(len)))
         .enumerate()
         .map(|(i, (dxg, (xg, dyg)))| {
-            let (m, r) = (mean[i], rstd[i]);
             let c0 = (i % g.groups) * cg;
-            let mut per_channel = Vec::with_capacity(cg);
-            // Pass 1: dz (kept in dx) and the channel sums.
-            for (j, ((dzc, xc), dyc)) in dxg
-                .chunks_mut(g.hw)
-                .zip(xg.chunks(g.hw))
-                .zip(dyg.chunks(g.hw))
-                .enumerate()
-            {
-                let (gm, bt) = (gamma[c0 + j], beta[c0 + j]);
-                let (mut s_dz_xh, mut s_dz) = (0.0f64, 0.0f64);
-                for ((dz, &xv), &d) in dzc.iter_mut().zip(xc).zip(dyc) {
-                    let xh = (xv - m) * r;
-                    let v = if silu {
-                        let z = gm * xh + bt;
-                        let s = sigmoid(z);
-                        d * s * (1.0 + z * (1.0 - s))
-                    } else {
-                        d
-                    };
-                    *dz = v;
-                    s_dz_xh += (v * xh) as f64;
-                    s_dz += v as f64;
-                }
-                per_channel.push((s_dz_xh, s_dz));
-            }
-            // mean(dx̂) and mean(dx̂·x̂) over the group.
-            let (mut a, mut b) = (0.0f64, 0.0f64);
-            for (j, (sxh, sd)) in per_channel.iter().enumerate() {
-                a += gamma[c0 + j] as f64 * sd;
-                b += gamma[c0 + j] as f64 * sxh;
-            }
-            let (mean_dxh, mean_dxh_xh) = ((a / len as f64) as f32, (b / len as f64) as f32);
-            // Pass 2: dx from dz.
-            for (j, (dc, xc)) in dxg.chunks_mut(g.hw).zip(xg.chunks(g.hw)).enumerate() {
-                let gm = gamma[c0 + j];
-                for (d, &xv) in dc.iter_mut().zip(xc) {
-                    let xh = (xv - m) * r;
-                    *d = r * (gm * *d - mean_dxh - xh * mean_dxh_xh);
-                }
-            }
-            per_channel
+            pulp::Arch::new().dispatch(BackwardGroup {
+                dx: dxg,
+                x: xg,
+                dy: dyg,
+                gamma: &gamma[c0..c0 + cg],
+                beta: &beta[c0..c0 + cg],
+                hw: g.hw,
+                mean: mean[i],
+                rstd: rstd[i],
+                silu,
+            })
         })
         .collect();
     let mut dgamma = vec![0.0f64; g.c];

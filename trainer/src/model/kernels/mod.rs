@@ -7,4 +7,5 @@ pub mod conv;
 pub mod exp;
 pub mod gemm;
 pub mod group_norm;
+pub mod profile;
 pub mod scratch;
