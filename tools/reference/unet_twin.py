@@ -16,6 +16,7 @@ AdamW: betas 0.9/0.999, eps 1e-8, weight decay 0.01, lr 1e-5 (LRPO's settings).
 usage: unet_twin.py [--size 64 128] [--batch 8] [--threads N] [--reps 5] [--warmup 2]
                     [--device cpu|cuda] [--dtype f32|tf32|bf16] [--config run.toml]
                     [--profile] [--json OUT]
+(--profile prints torch.profiler's top operations of one pretraining step instead of timing.)
 """
 
 import argparse
@@ -278,7 +279,9 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--dtype", default="f32", choices=["f32", "tf32", "bf16"])
     ap.add_argument("--config", help="run config TOML whose [model] is timed")
-    ap.add_argument("--profile", action="store_true", help="print the top operations")
+    ap.add_argument(
+        "--profile", action="store_true", help="only print each size's top operations (no timing)"
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
     if args.threads:
@@ -297,6 +300,11 @@ def main():
     params = sum(p.numel() for p in UNet(**model_cfg).parameters())
     if model_cfg == DEFAULT_MODEL:
         assert params == DEFAULT_PARAMS, f"twin has {params} parameters, Rust {DEFAULT_PARAMS}"
+    if args.profile:
+        for size in args.size:
+            print(f"{size}² batch {args.batch}, {torch.get_num_threads()} threads, pretraining step:")
+            print(profile_step(model_cfg, size, args.batch, args.device))
+        return
     rows = []
     for size in args.size:
         for kind in ["pretrain", "ppo"]:
@@ -309,11 +317,10 @@ def main():
                 f"  step {r['total_ms']:>8.1f} ms"
             )
             rows.append({"size": size, "batch": args.batch, **r})
-        if args.profile:
-            print(profile_step(model_cfg, size, args.batch, args.device))
     report = {
         "implementation": f"pytorch {torch.__version__} ({args.dtype})",
         "device": args.device,
+        "precision": args.dtype,
         "threads": torch.get_num_threads(),
         "parameters": params,
         "rows": rows,

@@ -223,7 +223,10 @@ pub fn time_step<B: TrainBackend>(
     let mean_total = tot.iter().sum::<f64>() / tot.len().max(1) as f64;
     let breakdown_ms = if in_kernels > 0.0 {
         let mut b = per_step;
-        b.push(("other (burn ops, autodiff, AdamW)".into(), mean_total - in_kernels));
+        b.push((
+            "other (burn ops, autodiff, AdamW)".into(),
+            mean_total - in_kernels,
+        ));
         b
     } else {
         vec![]
@@ -275,6 +278,17 @@ mod tests {
                 .iter()
                 .fold((f64::MAX, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
             assert!(st.total_ms >= lo && st.total_ms <= hi);
+            // The CPU backend runs the policy's kernels: each timed, the rest under "other".
+            let names: Vec<&str> = st.breakdown_ms.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names.len(), 6, "{names:?}");
+            assert!(st.breakdown_ms[0].1 > 0.0 && st.breakdown_ms[1].1 > 0.0);
+            let kernels: f64 = st.breakdown_ms[..5].iter().map(|(_, v)| v).sum();
+            let mean = st.totals_ms.iter().sum::<f64>() / 3.0;
+            assert!(
+                kernels <= mean * 1.001,
+                "{kernels} ms in kernels of a {mean} ms step"
+            );
+            assert!(st.cpu_utilisation > 0.0 && st.cpu_utilisation.is_finite());
         }
     }
 

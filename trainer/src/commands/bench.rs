@@ -146,7 +146,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             Task(args).run::<Bf16>(burn::backend::cuda::CudaDevice::new(n))?
         }
         (Precision::Bf16, _) => {
-            bail!("--precision bf16 needs --device cuda (and lrpo-train built with --features cuda)")
+            bail!(
+                "--precision bf16 needs --device cuda (and lrpo-train built with --features cuda)"
+            )
         }
     };
     if let Some(path) = &args.json {

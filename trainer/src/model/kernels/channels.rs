@@ -9,7 +9,7 @@ pub fn cat(a: &[f32], b: &[f32], n: usize) -> Vec<f32> {
     assert!(n > 0 && a.len().is_multiple_of(n) && b.len().is_multiple_of(n));
     let (la, lb) = (a.len() / n, b.len() / n);
     assert!(la > 0 && lb > 0, "cat: empty part");
-    let mut out = vec![0.0f32; a.len() + b.len()];
+    let mut out = super::zeroed(a.len() + b.len());
     out.par_chunks_mut(la + lb)
         .zip(a.par_chunks(la).zip(b.par_chunks(lb)))
         .for_each(|(o, (pa, pb))| {
@@ -24,10 +24,19 @@ pub fn split(y: &[f32], n: usize, la: usize) -> (Vec<f32>, Vec<f32>) {
     assert!(n > 0 && y.len().is_multiple_of(n) && la <= y.len() / n);
     let l = y.len() / n;
     let lb = l - la;
-    let (mut a, mut b) = (vec![0.0f32; n * la], vec![0.0f32; n * lb]);
-    for (i, img) in y.chunks(l).enumerate() {
-        a[i * la..(i + 1) * la].copy_from_slice(&img[..la]);
-        b[i * lb..(i + 1) * lb].copy_from_slice(&img[la..]);
+    let (mut a, mut b) = (super::zeroed(n * la), super::zeroed(n * lb));
+    if la > 0 && lb > 0 {
+        a.par_chunks_mut(la)
+            .zip(b.par_chunks_mut(lb))
+            .zip(y.par_chunks(l))
+            .for_each(|((pa, pb), img)| {
+                pa.copy_from_slice(&img[..la]);
+                pb.copy_from_slice(&img[la..]);
+            });
+    } else if la > 0 {
+        a.copy_from_slice(y);
+    } else {
+        b.copy_from_slice(y);
     }
     (a, b)
 }

@@ -185,7 +185,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
     check(g, x, w);
     let (p, kr) = (g.out_pixels(), g.col_rows());
     let threads = inner_threads(g.n);
-    let mut y = vec![0.0f32; g.n * g.co * p];
+    let mut y = super::zeroed(g.n * g.co * p);
     y.par_chunks_mut(g.co * p)
         .zip(x.par_chunks(g.in_len()))
         .for_each(|(yb, xb)| {
@@ -281,7 +281,7 @@ pub fn backward(g: &ConvGeom, x: &[f32], w: &[f32], dy: &[f32], need_dx: bool) -
     // Per image: (its weight gradient transposed, its bias gradient).
     type Part = (Vec<f32>, Vec<f32>);
     let (dx, parts): (Option<Vec<f32>>, Vec<Part>) = if need_dx {
-        let mut dx = vec![0.0f32; x.len()];
+        let mut dx = super::zeroed(x.len());
         let parts = dx
             .par_chunks_mut(g.in_len())
             .enumerate()

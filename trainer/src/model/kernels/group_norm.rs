@@ -154,7 +154,7 @@ pub fn forward(
 ) -> NormOutput {
     g.check(x, gamma, beta);
     let (len, cg) = (g.group_len(), g.c / g.groups);
-    let mut y = vec![0.0f32; x.len()];
+    let mut y = super::zeroed(x.len());
     let stats: Vec<(f32, f32)> = y
         .par_chunks_mut(len)
         .zip(x.par_chunks(len))
@@ -270,7 +270,7 @@ pub fn backward(
     assert_eq!(dy.len(), x.len(), "group_norm: output gradient length");
     assert!(mean.len() == g.n * g.groups && rstd.len() == g.n * g.groups);
     let (len, cg) = (g.group_len(), g.c / g.groups);
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = super::zeroed(x.len());
     // Per (image, group): the group's channels' Σdz·x̂ and Σdz.
     let sums: Vec<Vec<(f64, f64)>> = dx
         .par_chunks_mut(len)
