@@ -434,6 +434,19 @@ impl PolicyBackend for Flex {
     }
 }
 
+/// Hands each tracked parent its gradient (parents that need none are `None`).
+fn register<B: Backend, const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    values: [Option<Ft<B>>; N],
+) {
+    for (id, g) in parents.into_iter().zip(values) {
+        if let (Some(id), Some(g)) = (id, g) {
+            grads.register::<B>(id, g);
+        }
+    }
+}
+
 impl<B: PolicyBackend, C: CheckpointStrategy> PolicyBackend for Autodiff<B, C> {
     fn policy_cat_channels(a: Ft<Self>, b: Ft<Self>) -> Ft<Self> {
         #[derive(Debug)]
@@ -448,15 +461,10 @@ impl<B: PolicyBackend, C: CheckpointStrategy> PolicyBackend for Autodiff<B, C> {
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let [node_a, node_b] = ops.parents;
+                let parents = ops.parents.map(|p| p.map(|n| n.id));
                 let dy = grads.consume::<B>(&ops.node);
                 let (da, db) = B::policy_split_channels(dy, ops.state);
-                if let Some(node) = node_a {
-                    grads.register::<B>(node.id, da);
-                }
-                if let Some(node) = node_b {
-                    grads.register::<B>(node.id, db);
-                }
+                register::<B, 2>(grads, parents, [Some(da), Some(db)]);
             }
         }
 
@@ -494,22 +502,14 @@ impl<B: PolicyBackend, C: CheckpointStrategy> PolicyBackend for Autodiff<B, C> {
                 grads: &mut Gradients,
                 checkpointer: &mut Checkpointer,
             ) {
-                let [node_x, node_w, node_b] = ops.parents;
+                let parents = ops.parents.map(|p| p.map(|n| n.id));
                 let dy = grads.consume::<B>(&ops.node);
                 let (x_state, w_state, stride, pad) = ops.state;
                 let x = checkpointer.retrieve_node_output::<Ft<B>>(x_state);
                 let w = checkpointer.retrieve_node_output::<Ft<B>>(w_state);
                 let (dx, dw, db) =
-                    B::policy_conv2d_backward(x, w, dy, stride, pad, node_x.is_some());
-                if let (Some(node), Some(dx)) = (node_x, dx) {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_w {
-                    grads.register::<B>(node.id, dw);
-                }
-                if let Some(node) = node_b {
-                    grads.register::<B>(node.id, db);
-                }
+                    B::policy_conv2d_backward(x, w, dy, stride, pad, parents[0].is_some());
+                register::<B, 3>(grads, parents, [dx, Some(dw), Some(db)]);
             }
         }
 
@@ -556,7 +556,7 @@ impl<B: PolicyBackend, C: CheckpointStrategy> PolicyBackend for Autodiff<B, C> {
                 grads: &mut Gradients,
                 checkpointer: &mut Checkpointer,
             ) {
-                let [node_x, node_g, node_b] = ops.parents;
+                let parents = ops.parents.map(|p| p.map(|n| n.id));
                 let dy = grads.consume::<B>(&ops.node);
                 let (x_state, g_state, b_state, mean, rstd, groups, silu) = ops.state;
                 let x = checkpointer.retrieve_node_output::<Ft<B>>(x_state);
@@ -564,15 +564,7 @@ impl<B: PolicyBackend, C: CheckpointStrategy> PolicyBackend for Autodiff<B, C> {
                 let beta = checkpointer.retrieve_node_output::<Ft<B>>(b_state);
                 let (dx, dg, db) =
                     B::policy_group_norm_backward(x, gamma, beta, mean, rstd, dy, groups, silu);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_g {
-                    grads.register::<B>(node.id, dg);
-                }
-                if let Some(node) = node_b {
-                    grads.register::<B>(node.id, db);
-                }
+                register::<B, 3>(grads, parents, [Some(dx), Some(dg), Some(db)]);
             }
         }
 

@@ -164,6 +164,17 @@ fn col2im_add(g: &ConvGeom, cols: &[f32], dx: &mut [f32]) {
     }
 }
 
+/// One image's `cols`: the image itself for a pointwise convolution, else its im2col in `buf`
+/// (a scratch buffer the caller gives back).
+fn columns<'a>(g: &ConvGeom, xb: &'a [f32], buf: &'a mut Vec<f32>) -> &'a [f32] {
+    if g.is_pointwise() {
+        return xb;
+    }
+    *buf = scratch::take(g.col_rows() * g.out_pixels());
+    im2col(g, xb, buf);
+    buf
+}
+
 /// Threads inside one image's product: none when the batch alone fills the pool.
 fn inner_threads(n: usize) -> Threads {
     if n >= rayon::current_num_threads() {
@@ -195,13 +206,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
                 }
             }
             let mut buf = Vec::new();
-            let cols: &[f32] = if g.is_pointwise() {
-                xb
-            } else {
-                buf = scratch::take(kr * p);
-                im2col(g, xb, &mut buf);
-                &buf
-            };
+            let cols = columns(g, xb, &mut buf);
             matmul(
                 (g.co, p, kr),
                 yb,
@@ -237,13 +242,7 @@ pub fn backward(g: &ConvGeom, x: &[f32], w: &[f32], dy: &[f32], need_dx: bool) -
         let xb = &x[b * g.in_len()..(b + 1) * g.in_len()];
         let dyb = &dy[b * g.co * p..(b + 1) * g.co * p];
         let mut buf = Vec::new();
-        let cols: &[f32] = if g.is_pointwise() {
-            xb
-        } else {
-            buf = scratch::take(kr * p);
-            im2col(g, xb, &mut buf);
-            &buf
-        };
+        let cols = columns(g, xb, &mut buf);
         // dWᵀ = cols·dyᵀ (`[Ci·k², Co]`): both operands are read along their rows, which
         // the product packs ~6× faster than dy·colsᵀ.
         let mut dwt = vec![0.0f32; kr * g.co];
