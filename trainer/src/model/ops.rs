@@ -95,17 +95,8 @@ pub trait PolicyBackend: Backend {
 
     /// The gradient of [`Self::policy_cat_channels`]: `dy`'s first `ca` channels and the rest.
     fn policy_split_channels(dy: Ft<Self>, ca: usize) -> (Ft<Self>, Ft<Self>) {
-        generic_split::<Self>(dy, ca)
+        generic::split_channels::<Self>(dy, ca)
     }
-}
-
-fn generic_split<B: Backend>(dy: Ft<B>, ca: usize) -> (Ft<B>, Ft<B>) {
-    let dy = float::<B, 4>(dy);
-    let c = dy.dims()[1];
-    (
-        dy.clone().narrow(1, 0, ca).into_primitive().tensor(),
-        dy.narrow(1, ca, c - ca).into_primitive().tensor(),
-    )
 }
 
 /// A convolution's gradients: `(∂x when asked for, ∂weight, ∂bias)`.
@@ -115,6 +106,16 @@ pub type ConvGrads<B> = (Option<Ft<B>>, Ft<B>, Ft<B>);
 /// [`PolicyBackend`], and the reference the CPU kernels are tested against.
 pub mod generic {
     use super::*;
+
+    /// burn's `narrow` of a channel-concatenation gradient into its two parts.
+    pub fn split_channels<B: Backend>(dy: Ft<B>, ca: usize) -> (Ft<B>, Ft<B>) {
+        let dy = float::<B, 4>(dy);
+        let c = dy.dims()[1];
+        (
+            dy.clone().narrow(1, 0, ca).into_primitive().tensor(),
+            dy.narrow(1, ca, c - ca).into_primitive().tensor(),
+        )
+    }
 
     /// burn's `conv2d`.
     pub fn conv2d<B: Backend>(
@@ -357,10 +358,11 @@ impl PolicyBackend for Flex {
                 hw: h * w,
                 groups,
             };
-            let (x, gm, bt) = (f32_data(&x), f32_data(&gamma), f32_data(&beta));
-            let (Some(x), Some(gm), Some(bt)) = (x, gm, bt) else {
-                unreachable!("the policy's GroupNorm runs in f32");
+            let (Some(xs), Some(gm), Some(bt)) = (f32_data(&x), f32_data(&gamma), f32_data(&beta))
+            else {
+                return generic::group_norm::<Self>(x, gamma, beta, groups, eps, silu);
             };
+            let x = xs;
             let out = norm_k::forward(&g, slice(&x), slice(&gm), slice(&bt), eps, silu);
             (
                 flex(out.y, [n, c, h, w]),
@@ -388,8 +390,12 @@ impl PolicyBackend for Flex {
                 hw: h * w,
                 groups,
             };
-            let parts = [&x, &gamma, &beta, &mean, &rstd, &dy].map(|t| f32_data(t).expect("f32"));
-            let [x, gm, bt, mn, rs, dy] = &parts;
+            let parts = [&x, &gamma, &beta, &mean, &rstd, &dy].map(f32_data);
+            let [Some(x), Some(gm), Some(bt), Some(mn), Some(rs), Some(dy)] = &parts else {
+                return generic::group_norm_backward::<Self>(
+                    x, gamma, beta, mean, rstd, dy, groups, silu,
+                );
+            };
             let gr = norm_k::backward(
                 &g,
                 slice(x),
@@ -428,7 +434,7 @@ impl PolicyBackend for Flex {
                     let (a, b) = channels_k::split(slice(&d), n, ca * h * w);
                     (flex(a, [n, ca, h, w]), flex(b, [n, c - ca, h, w]))
                 }
-                None => generic_split::<Self>(dy, ca),
+                None => generic::split_channels::<Self>(dy, ca),
             }
         })
     }
@@ -891,5 +897,20 @@ mod tests {
             "dw",
         );
         close(float::<Cpu, 1>(a.2), float::<Cpu, 1>(b.2), 1e-5, "db");
+        let y = normal::<Cpu, 4>(&mut rng, [3, 7, 4, 5], &d);
+        let a = Cpu::policy_split_channels(prim(y.clone()), 3);
+        let b = generic::split_channels::<Cpu>(prim(y), 3);
+        close(
+            flat(float::<Cpu, 4>(a.0)),
+            flat(float::<Cpu, 4>(b.0)),
+            0.0,
+            "first part",
+        );
+        close(
+            flat(float::<Cpu, 4>(a.1)),
+            flat(float::<Cpu, 4>(b.1)),
+            0.0,
+            "second part",
+        );
     }
 }
