@@ -3,11 +3,13 @@
 //! - [`runtime`]: a restoration policy (ONNX + policy card), validated at load, restoring
 //!   aligned crops (one-step students, or ε-models sampled with DDIM);
 //! - [`pipeline`]: detect → align → restore → paste back;
-//! - [`threads`]: how many threads tract's matrix products use.
+//! - [`threads`]: how many threads tract's matrix products use;
+//! - [`allocator`]: the allocator settings that keep freed tensors for reuse.
 //!
 //! Every public function returns [`Result`], with the typed [`Error`]. The `lrpo-edge` binary
 //! (its subcommands, input listing and the offline evaluation) is a layer over this library.
 
+pub mod allocator;
 pub mod error;
 pub mod pipeline;
 pub mod runtime;

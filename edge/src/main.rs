@@ -27,18 +27,23 @@ enum Command {
     Eval(Box<commands::eval::EvalArgs>),
     /// Measure a policy's latency and peak memory per face crop.
     Bench(commands::bench::BenchArgs),
+    /// Measure face detection's time per camera frame (640x480, 720p, 1080p) and its recall on
+    /// the face set's labelled photos.
+    BenchDetect(Box<commands::bench_detect::BenchDetectArgs>),
     /// Degrade images with the BFR degradation model (blur, downscale, noise, JPEG) and report
     /// the sampled parameters and the PSNR of each result against its input.
     Degrade(commands::degrade::DegradeArgs),
 }
 
 fn main() -> ExitCode {
+    lrpo_edge::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Degrade(args) => commands::degrade::run(&args),
         Command::Restore(args) => commands::restore::run(&args),
         Command::Stream(args) => commands::stream::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::BenchDetect(args) => commands::bench_detect::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
     };
     match result {

@@ -161,6 +161,11 @@ impl DetectorArgs {
 
     /// Loads the detector.
     pub fn load(&self) -> Result<Box<dyn FaceDetector>> {
+        Ok(Box::new(self.load_mtcnn()?))
+    }
+
+    /// Loads MTCNN (the detector [`DetectorArgs::load`] gives).
+    pub fn load_mtcnn(&self) -> Result<Mtcnn> {
         let dir = match &self.detector {
             Some(p) => p.clone(),
             None => locate(DEFAULT_DETECTOR).with_context(|| {
@@ -172,7 +177,7 @@ impl DetectorArgs {
             min_confidence: self.min_confidence,
             ..MtcnnConfig::default()
         };
-        Ok(Box::new(Mtcnn::load(&dir, config)?))
+        Ok(Mtcnn::load(&dir, config)?)
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per `lrpo-edge` subcommand.
 
 pub mod bench;
+pub mod bench_detect;
 pub mod common;
 pub mod degrade;
 pub mod eval;

@@ -1,10 +1,11 @@
-//! ONNX support (feature `onnx`): face detection ([`detect`]), a graph writer over tract's protobuf types ([`writer`]), a
+//! ONNX support (feature `onnx`): face detection ([`detect`]), a graph writer over tract's protobuf types ([`writer`]), graph rewrites that tract runs faster ([`rewrite`]), a
 //! tract runner with a plan cache per input shape ([`runner`]), and the face-identity network
 //! used as a reward component and metric ([`identity`]), and the scorers a reward spec's model
 //! components need ([`scorers`]), and the one-step student's graph ([`student`]).
 
 pub mod detect;
 pub mod identity;
+pub mod rewrite;
 pub mod runner;
 pub mod scorers;
 pub mod student;
@@ -26,15 +27,19 @@ pub fn graph_sha256(graph: &tract_onnx::pb::GraphProto) -> String {
         .collect()
 }
 
-/// [`graph_sha256`] of an ONNX file's graph.
-pub fn graph_sha256_file(path: &Path) -> Result<String> {
+/// Reads and decodes an ONNX file (the protobuf only; nothing is checked or optimised).
+pub fn read_model(path: &Path) -> Result<tract_onnx::pb::ModelProto> {
     use prost::Message;
     let bytes = crate::fsio::read(path)?;
-    let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| Error::Onnx {
+    tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| Error::Onnx {
         path: path.to_path_buf(),
         reason: format!("not an ONNX model (protobuf: {e})"),
-    })?;
-    Ok(graph_sha256(&proto.graph.unwrap_or_default()))
+    })
+}
+
+/// [`graph_sha256`] of an ONNX file's graph.
+pub fn graph_sha256_file(path: &Path) -> Result<String> {
+    Ok(graph_sha256(&read_model(path)?.graph.unwrap_or_default()))
 }
 
 use crate::card::{Layout, ModelKind, PolicyCard};

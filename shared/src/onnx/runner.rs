@@ -11,6 +11,19 @@ use tract_onnx::prelude::*;
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// One node's share of a run ([`OnnxModel::profile`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeTime {
+    /// The node's name in tract's optimised plan.
+    pub name: String,
+    /// tract's operator (e.g. `OptMatMul`, `DirectSpatialConv`).
+    pub op: String,
+    /// tract's details on it (e.g. the matrix-multiplication kernel).
+    pub info: String,
+    /// Median milliseconds per run.
+    pub ms: f64,
+}
+
 /// An ONNX model with f32 inputs and outputs, run by tract. Thread-safe: plans are shared.
 pub struct OnnxModel {
     label: PathBuf,
@@ -74,6 +87,15 @@ impl OnnxModel {
         }
         let proto = pb::ModelProto::decode(bytes)
             .map_err(|e| err(format!("not an ONNX model (protobuf: {e})")))?;
+        Self::from_proto(&proto, label)
+    }
+
+    /// Loads a decoded ONNX model; `label` names the source in errors.
+    pub fn from_proto(proto: &pb::ModelProto, label: &Path) -> Result<Self> {
+        let err = |reason: String| Error::Onnx {
+            path: label.to_path_buf(),
+            reason,
+        };
         let graph = proto
             .graph
             .as_ref()
@@ -95,7 +117,7 @@ impl OnnxModel {
             .collect();
         let graph_sha256 = super::graph_sha256(graph);
         let model = tract_onnx::onnx()
-            .model_for_proto_model(&proto)
+            .model_for_proto_model(proto)
             .map_err(|e| err(format!("tract cannot load it: {e:#}")))?;
         Ok(OnnxModel {
             label: label.to_path_buf(),
@@ -243,6 +265,52 @@ impl OnnxModel {
             }
         }
         Ok(total)
+    }
+
+    /// Time per node of the optimised plan for these inputs: one untimed run, then `runs`
+    /// timed ones; per node the median over runs, in plan order. Nodes that cost nothing
+    /// (constants, sources) are listed with their time too, so the rows add up to a run.
+    pub fn profile(&self, inputs: &[ArrayViewD<f32>], runs: usize) -> Result<Vec<NodeTime>> {
+        let err = |reason: String| Error::Onnx {
+            path: self.label.clone(),
+            reason,
+        };
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|a| a.shape().to_vec()).collect();
+        let plan = self.plan(&shapes)?;
+        let model = plan.model();
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); model.nodes().len()];
+        let mut state = plan.spawn().map_err(|e| err(format!("{e:#}")))?;
+        for run in 0..=runs {
+            let tv: TVec<TValue> = inputs
+                .iter()
+                .map(|a| Tensor::from(a.to_owned()).into_tvalue())
+                .collect();
+            state
+                .run_plan_with_eval(tv, |ctx, st, node, input| {
+                    let t = std::time::Instant::now();
+                    let out = tract_onnx::tract_core::plan::eval(ctx, st, node, input);
+                    if run > 0 {
+                        times[node.id].push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    out
+                })
+                .map_err(|e| err(format!("run failed: {e:#}")))?;
+        }
+        Ok(model
+            .nodes()
+            .iter()
+            .zip(times.iter_mut())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| {
+                v.sort_by(f64::total_cmp);
+                NodeTime {
+                    name: n.name.clone(),
+                    op: n.op.name().to_string(),
+                    info: n.op.info().map(|v| v.join("; ")).unwrap_or_default(),
+                    ms: v[v.len() / 2],
+                }
+            })
+            .collect())
     }
 
     /// Runs the model on f32 inputs and returns its f32 outputs.

@@ -21,7 +21,7 @@ use super::{Detection, FaceDetector};
 use crate::error::{Error, Result};
 use crate::image::check_rgb;
 use crate::onnx::OnnxModel;
-use ndarray::{Array3, Array4, ArrayView3, s};
+use ndarray::{Array4, ArrayView3};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -48,6 +48,36 @@ impl Default for MtcnnConfig {
             min_confidence: 0.95,
         }
     }
+}
+
+/// Where one detection's time went, in milliseconds, and how many candidates each stage kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MtcnnTimings {
+    /// Converting the frame to 8-bit HWC values.
+    pub convert_ms: f64,
+    /// Building the pyramid levels and P-Net's inputs.
+    pub pyramid_ms: f64,
+    /// P-Net on every level, and its candidates.
+    pub pnet_ms: f64,
+    /// R-Net's crops and run.
+    pub rnet_ms: f64,
+    /// O-Net's crops and run.
+    pub onet_ms: f64,
+    /// Pyramid levels.
+    pub levels: usize,
+    /// Candidates after P-Net, R-Net and O-Net.
+    pub candidates: [usize; 3],
+}
+
+impl MtcnnTimings {
+    /// Total milliseconds.
+    pub fn total_ms(&self) -> f64 {
+        self.convert_ms + self.pyramid_ms + self.pnet_ms + self.rnet_ms + self.onet_ms
+    }
+}
+
+fn ms_since(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// The MTCNN detector.
@@ -81,7 +111,7 @@ impl Mtcnn {
         }
         let load = |name: &str, inputs: usize| -> Result<OnnxModel> {
             let p = dir.join(name);
-            let m = OnnxModel::load(&p)?;
+            let m = load_stage(&p)?;
             if m.input_names().len() != inputs || m.input_dims()[0].last() != Some(&Some(3)) {
                 return Err(Error::Onnx {
                     path: p,
@@ -108,88 +138,174 @@ impl Mtcnn {
     }
 }
 
-/// OpenCV `resize(..., INTER_AREA)` of an HWC image: true area averaging when shrinking,
-/// OpenCV's linear emulation when enlarging; `round` rounds to 8-bit values as OpenCV does
-/// for `uint8` images.
-fn cv2_area_resize(src: &Array3<f64>, dh: usize, dw: usize, round: bool) -> Array3<f64> {
-    // Per axis: list of (dst, src, weight).
-    fn tab(ssize: usize, dsize: usize) -> Vec<(usize, usize, f64)> {
-        let scale = ssize as f64 / dsize as f64;
-        let inv = dsize as f64 / ssize as f64;
-        let mut t = Vec::new();
-        if scale >= 1.0 {
-            for dx in 0..dsize {
-                let fsx1 = dx as f64 * scale;
-                let fsx2 = fsx1 + scale;
-                let cell = scale.min(ssize as f64 - fsx1);
-                let sx2 = (fsx2.floor() as usize).min(ssize - 1);
-                let sx1 = (fsx1.ceil() as usize).min(sx2);
-                if sx1 as f64 - fsx1 > 1e-3 {
-                    t.push((dx, sx1 - 1, ((sx1 as f64 - fsx1) / cell) as f32 as f64));
-                }
-                for sx in sx1..sx2 {
-                    t.push((dx, sx, (1.0 / cell) as f32 as f64));
-                }
-                if fsx2 - sx2 as f64 > 1e-3 {
-                    t.push((
-                        dx,
-                        sx2,
-                        ((fsx2 - sx2 as f64).min(1.0).min(cell) / cell) as f32 as f64,
-                    ));
-                }
+/// An image of 8-bit values held as f32 planes `[C, H, W]` (C = 3 for frames; tests use 1):
+/// the values the package hands to OpenCV and to its networks.
+#[derive(Debug, Clone, PartialEq)]
+struct Planes {
+    h: usize,
+    w: usize,
+    c: usize,
+    data: Vec<f32>,
+}
+
+impl Planes {
+    fn zeros(c: usize, h: usize, w: usize) -> Planes {
+        Planes {
+            h,
+            w,
+            c,
+            data: vec![0.0; c * h * w],
+        }
+    }
+
+    /// Row `y` of plane `ch`.
+    fn row(&self, ch: usize, y: usize) -> &[f32] {
+        let at = (ch * self.h + y) * self.w;
+        &self.data[at..at + self.w]
+    }
+
+    /// The frame's `[3, H, W]` [0, 1] values as 8-bit values, rounded half up as the package
+    /// receives them (`floor(255 v + 0.5)`, by the 2^23 trick so that it vectorises).
+    fn from_frame(frame: &ArrayView3<f32>) -> Planes {
+        let (h, w) = (frame.shape()[1], frame.shape()[2]);
+        let src = frame.as_standard_layout();
+        let data = src
+            .as_slice()
+            .expect("standard layout")
+            .iter()
+            .map(|&v| {
+                let y = v.clamp(0.0, 1.0) * 255.0 + 0.5;
+                let r = (y + MAGIC) - MAGIC;
+                if r > y { r - 1.0 } else { r }
+            })
+            .collect();
+        Planes { h, w, c: 3, data }
+    }
+}
+
+/// 2^23: `(v + MAGIC) − MAGIC` rounds `0 ≤ v < 2^23` to the nearest integer, ties to even,
+/// in two additions (where `round_ties_even` is a libm call per value).
+const MAGIC: f32 = 8_388_608.0;
+
+/// Loads one stage network with its PReLUs rewritten into operations tract vectorises
+/// ([`prelu_to_fast_ops`](crate::onnx::rewrite::prelu_to_fast_ops)): the same function, ~2× faster on a
+/// batch of crops.
+fn load_stage(path: &Path) -> Result<OnnxModel> {
+    let mut proto = crate::onnx::read_model(path)?;
+    crate::onnx::rewrite::prelu_to_fast_ops(&mut proto, path)?;
+    OnnxModel::from_proto(&proto, path)
+}
+
+/// OpenCV `resize(..., INTER_AREA)`'s weights along one axis, `(dst, src, weight)`: true area
+/// averaging when shrinking, OpenCV's linear emulation when enlarging.
+fn area_taps(ssize: usize, dsize: usize) -> Vec<(usize, usize, f32)> {
+    let scale = ssize as f64 / dsize as f64;
+    let inv = dsize as f64 / ssize as f64;
+    let mut t = Vec::new();
+    if scale >= 1.0 {
+        for dx in 0..dsize {
+            let fsx1 = dx as f64 * scale;
+            let fsx2 = fsx1 + scale;
+            let cell = scale.min(ssize as f64 - fsx1);
+            let sx2 = (fsx2.floor() as usize).min(ssize - 1);
+            let sx1 = (fsx1.ceil() as usize).min(sx2);
+            if sx1 as f64 - fsx1 > 1e-3 {
+                t.push((dx, sx1 - 1, ((sx1 as f64 - fsx1) / cell) as f32));
             }
-        } else {
-            for dx in 0..dsize {
-                let mut sx = (dx as f64 * scale).floor() as isize;
-                let mut fx = ((dx + 1) as f64 - (sx + 1) as f64 * inv) as f32;
-                fx = if fx <= 0.0 { 0.0 } else { fx - fx.floor() };
-                if sx < 0 {
-                    fx = 0.0;
-                    sx = 0;
-                }
-                if sx >= ssize as isize - 1 {
-                    fx = 0.0;
-                    sx = ssize as isize - 1;
-                }
-                let sx = sx as usize;
-                t.push((dx, sx, (1.0 - fx) as f64));
-                if fx > 0.0 {
-                    t.push((dx, sx + 1, fx as f64));
+            for sx in sx1..sx2 {
+                t.push((dx, sx, (1.0 / cell) as f32));
+            }
+            if fsx2 - sx2 as f64 > 1e-3 {
+                t.push((
+                    dx,
+                    sx2,
+                    ((fsx2 - sx2 as f64).min(1.0).min(cell) / cell) as f32,
+                ));
+            }
+        }
+    } else {
+        for dx in 0..dsize {
+            let mut sx = (dx as f64 * scale).floor() as isize;
+            let mut fx = ((dx + 1) as f64 - (sx + 1) as f64 * inv) as f32;
+            fx = if fx <= 0.0 { 0.0 } else { fx - fx.floor() };
+            if sx < 0 {
+                fx = 0.0;
+                sx = 0;
+            }
+            if sx >= ssize as isize - 1 {
+                fx = 0.0;
+                sx = ssize as isize - 1;
+            }
+            let sx = sx as usize;
+            t.push((dx, sx, 1.0 - fx));
+            if fx > 0.0 {
+                t.push((dx, sx + 1, fx));
+            }
+        }
+    }
+    t
+}
+
+/// OpenCV `resize(..., INTER_AREA)` of an image to `dh × dw`, returned **transposed**
+/// (planes `[C, dw, dh]`, width-major as the networks take it); `round` rounds to 8-bit values
+/// as OpenCV does for `uint8` images. Separable, and both passes run over whole contiguous
+/// rows: vertical pass, blocked transpose, then the horizontal pass as a row pass.
+fn area_resize_transposed(src: &Planes, dh: usize, dw: usize, round: bool) -> Planes {
+    let (tx, ty) = (area_taps(src.w, dw), area_taps(src.h, dh));
+    let sw = src.w;
+    let mut out = Planes::zeros(src.c, dw, dh);
+    let mut tmp = vec![0.0f32; dh * sw];
+    let mut tmp_t = vec![0.0f32; sw * dh];
+    for ch in 0..src.c {
+        tmp.iter_mut().for_each(|v| *v = 0.0);
+        for &(dy, sy, wgt) in &ty {
+            let d = &mut tmp[dy * sw..(dy + 1) * sw];
+            for (o, v) in d.iter_mut().zip(src.row(ch, sy)) {
+                *o += wgt * v;
+            }
+        }
+        // [dh, sw] → [sw, dh] in 32 × 32 blocks.
+        const B: usize = 32;
+        for y0 in (0..dh).step_by(B) {
+            for x0 in (0..sw).step_by(B) {
+                for y in y0..(y0 + B).min(dh) {
+                    for x in x0..(x0 + B).min(sw) {
+                        tmp_t[x * dh + y] = tmp[y * sw + x];
+                    }
                 }
             }
         }
-        t
-    }
-    let (sh, sw, c) = src.dim();
-    let (tx, ty) = (tab(sw, dw), tab(sh, dh));
-    let src = src.as_standard_layout();
-    let src = src.as_slice().expect("standard layout");
-    // Horizontal pass into [sh, dw, c], then vertical into [dh, dw, c], on raw rows.
-    let mut tmp = vec![0.0f64; sh * dw * c];
-    for (srow, trow) in src.chunks_exact(sw * c).zip(tmp.chunks_exact_mut(dw * c)) {
-        for &(dx, sx, w) in &tx {
-            let (d, s) = (&mut trow[dx * c..dx * c + c], &srow[sx * c..sx * c + c]);
-            for (o, v) in d.iter_mut().zip(s) {
-                *o += w * v;
+        let plane = &mut out.data[ch * dw * dh..(ch + 1) * dw * dh];
+        for &(dx, sx, wgt) in &tx {
+            let d = &mut plane[dx * dh..(dx + 1) * dh];
+            for (o, v) in d.iter_mut().zip(&tmp_t[sx * dh..(sx + 1) * dh]) {
+                *o += wgt * v;
             }
-        }
-    }
-    let mut out = vec![0.0f64; dh * dw * c];
-    let row = dw * c;
-    for &(dy, sy, w) in &ty {
-        let (d, s) = (
-            &mut out[dy * row..dy * row + row],
-            &tmp[sy * row..sy * row + row],
-        );
-        for (o, v) in d.iter_mut().zip(s) {
-            *o += w * v;
         }
     }
     if round {
-        out.iter_mut()
-            .for_each(|v| *v = v.round_ties_even().clamp(0.0, 255.0));
+        out.data
+            .iter_mut()
+            .for_each(|v| *v = ((v.clamp(0.0, 255.0) + MAGIC) - MAGIC).clamp(0.0, 255.0));
     }
-    Array3::from_shape_vec((dh, dw, c), out).expect("sizes match")
+    out
+}
+
+/// Interleaves a 3-plane width-major 8-bit image (`[3, W, H]`, from
+/// [`area_resize_transposed`]) into `dst` as `[W, H, 3]`, the networks' input layout,
+/// normalised to `(v − 127.5) / 128`.
+fn write_network_input(img_t: &Planes, dst: &mut [f32]) {
+    let n = img_t.h * img_t.w;
+    let (r, g, b) = (
+        &img_t.data[..n],
+        &img_t.data[n..2 * n],
+        &img_t.data[2 * n..3 * n],
+    );
+    for (i, o) in dst[..3 * n].chunks_exact_mut(3).enumerate() {
+        o[0] = (r[i] - 127.5) * 0.0078125;
+        o[1] = (g[i] - 127.5) * 0.0078125;
+        o[2] = (b[i] - 127.5) * 0.0078125;
+    }
 }
 
 /// NMS as the package does it: boxes sorted by score, overlap on `+1`-sized areas, `union`
@@ -231,56 +347,102 @@ fn rerec(b: &mut [f64; 4]) {
     b[3] = b[1] + m;
 }
 
-/// The crop of `img` (HWC, 0–255) under a 1-based integer box, zero outside the image.
-fn crop(img: &Array3<f64>, b: &[f64; 4]) -> Option<Array3<f64>> {
-    let (h, w, _) = img.dim();
+/// The crop of `img` under a 1-based integer box, zero outside the image.
+fn crop(img: &Planes, b: &[f64; 4]) -> Option<Planes> {
     let (x1, y1, x2, y2) = (b[0] as i64, b[1] as i64, b[2] as i64, b[3] as i64);
     let (tw, th) = (x2 - x1 + 1, y2 - y1 + 1);
     if tw <= 0 || th <= 0 {
         return None;
     }
-    let mut out = Array3::<f64>::zeros((th as usize, tw as usize, 3));
-    for yy in 0..th {
-        let sy = y1 - 1 + yy;
-        if sy < 0 || sy >= h as i64 {
-            continue;
-        }
-        for xx in 0..tw {
-            let sx = x1 - 1 + xx;
-            if sx < 0 || sx >= w as i64 {
+    let (tw, th) = (tw as usize, th as usize);
+    let mut out = Planes::zeros(img.c, th, tw);
+    // Source columns [sx0, sx1) land at destination column `sx − (x1 − 1)`.
+    let sx0 = (x1 - 1).clamp(0, img.w as i64);
+    let sx1 = (x1 - 1 + tw as i64).clamp(0, img.w as i64);
+    if sx1 <= sx0 {
+        return Some(out);
+    }
+    let (dx0, n) = ((sx0 - (x1 - 1)) as usize, (sx1 - sx0) as usize);
+    for ch in 0..img.c {
+        for yy in 0..th {
+            let sy = y1 - 1 + yy as i64;
+            if sy < 0 || sy >= img.h as i64 {
                 continue;
             }
-            for c in 0..3 {
-                out[[yy as usize, xx as usize, c]] = img[[sy as usize, sx as usize, c]];
-            }
+            let src = &img.row(ch, sy as usize)[sx0 as usize..sx1 as usize];
+            let dst = (ch * th + yy) * tw + dx0;
+            out.data[dst..dst + n].copy_from_slice(src);
         }
     }
     Some(out)
 }
 
-/// Runs a stage network on crops resized to `size` (inputs width-major, normalised).
+/// Batch sizes R-Net and O-Net run at: candidates go in chunks of the largest, the last chunk
+/// padded to the smallest size that holds it, so tract builds at most this many plans per
+/// network instead of one per candidate count a frame happens to give.
+const STAGE_BATCHES: [usize; 6] = [1, 2, 4, 8, 16, 32];
+
+/// Runs a stage network on crops resized to `size` (inputs width-major, normalised); returns
+/// its outputs with one row per box, or `None` when a box is empty.
 fn run_stage(
     net: &OnnxModel,
-    img: &Array3<f64>,
+    img: &Planes,
     boxes: &[[f64; 4]],
     size: usize,
 ) -> Result<Option<Vec<ndarray::ArrayD<f32>>>> {
-    let mut batch = Array4::<f32>::zeros((boxes.len(), size, size, 3));
-    for (k, b) in boxes.iter().enumerate() {
+    let per = size * size * 3;
+    let mut crops = Vec::with_capacity(boxes.len() * per);
+    for b in boxes {
         let Some(c) = crop(img, b) else {
             return Ok(None);
         };
-        let r = cv2_area_resize(&c, size, size, false);
-        // (H, W, C) → (W, H, C), normalised.
-        for y in 0..size {
-            for x in 0..size {
-                for ch in 0..3 {
-                    batch[[k, x, y, ch]] = ((r[[y, x, ch]] - 127.5) * 0.0078125) as f32;
-                }
+        let r = area_resize_transposed(&c, size, size, false);
+        let at = crops.len();
+        crops.resize(at + per, 0.0);
+        write_network_input(&r, &mut crops[at..]);
+    }
+    let max = STAGE_BATCHES[STAGE_BATCHES.len() - 1];
+    let mut outs: Vec<Vec<f32>> = Vec::new();
+    let mut shapes: Vec<Vec<usize>> = Vec::new();
+    for chunk in crops.chunks(max * per) {
+        let n = chunk.len() / per;
+        let batch = STAGE_BATCHES
+            .iter()
+            .copied()
+            .find(|&b| b >= n)
+            .unwrap_or(max);
+        let mut x = chunk.to_vec();
+        x.resize(batch * per, 0.0);
+        let x = Array4::from_shape_vec((batch, size, size, 3), x).expect("sizes match");
+        let res = net.run(&[x.into_dyn().view()])?;
+        if outs.is_empty() {
+            outs = vec![Vec::new(); res.len()];
+            shapes = res.iter().map(|o| o.shape().to_vec()).collect();
+        }
+        for (acc, o) in outs.iter_mut().zip(&res) {
+            if o.shape().first() != Some(&batch) {
+                return Err(Error::Onnx {
+                    path: net.path().to_path_buf(),
+                    reason: format!("output shape {:?} for a batch of {batch}", o.shape()),
+                });
             }
+            let row = o.len() / batch;
+            let o = o.as_standard_layout();
+            acc.extend_from_slice(&o.as_slice().expect("standard layout")[..n * row]);
         }
     }
-    Ok(Some(net.run(&[batch.into_dyn().view()])?))
+    let n = boxes.len();
+    outs.into_iter()
+        .zip(shapes)
+        .map(|(v, mut shape)| {
+            shape[0] = n;
+            ndarray::ArrayD::from_shape_vec(shape, v).map_err(|e| Error::Onnx {
+                path: net.path().to_path_buf(),
+                reason: format!("stage output: {e}"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// Picks the output whose last dimension is `n`.
@@ -302,8 +464,8 @@ fn output_with_last(
 }
 
 impl Mtcnn {
-    fn stage1(&self, img: &Array3<f64>) -> Result<Vec<Cand>> {
-        let (h, w, _) = img.dim();
+    fn stage1(&self, img: &Planes, times: &mut MtcnnTimings) -> Result<Vec<Cand>> {
+        let (h, w) = (img.h, img.w);
         let m = 12.0 / self.config.min_face;
         let mut min_layer = h.min(w) as f64 * m;
         let mut scales = Vec::new();
@@ -314,20 +476,17 @@ impl Mtcnn {
             k += 1;
         }
         let mut total: Vec<Cand> = Vec::new();
+        times.levels = scales.len();
         for scale in scales {
+            let t = std::time::Instant::now();
             let (ws, hs) = (
                 (w as f64 * scale).ceil() as usize,
                 (h as f64 * scale).ceil() as usize,
             );
-            let level = cv2_area_resize(img, hs, ws, true);
+            let level = area_resize_transposed(img, hs, ws, true);
             let mut x = Array4::<f32>::zeros((1, ws, hs, 3));
-            for y in 0..hs {
-                for xx in 0..ws {
-                    for c in 0..3 {
-                        x[[0, xx, y, c]] = ((level[[y, xx, c]] - 127.5) * 0.0078125) as f32;
-                    }
-                }
-            }
+            write_network_input(&level, x.as_slice_mut().expect("standard layout"));
+            times.pyramid_ms += ms_since(t);
             let outs = self.pnet.run(&[x.into_dyn().view()])?;
             let (ri, si) = (
                 output_with_last(&outs, 4, "box", &self.pnet)?,
@@ -394,7 +553,7 @@ impl Mtcnn {
             .collect())
     }
 
-    fn stage2(&self, img: &Array3<f64>, cands: Vec<Cand>) -> Result<Vec<Cand>> {
+    fn stage2(&self, img: &Planes, cands: Vec<Cand>) -> Result<Vec<Cand>> {
         if cands.is_empty() {
             return Ok(cands);
         }
@@ -441,7 +600,7 @@ impl Mtcnn {
             .collect())
     }
 
-    fn stage3(&self, img: &Array3<f64>, cands: Vec<Cand>) -> Result<Vec<Detection>> {
+    fn stage3(&self, img: &Planes, cands: Vec<Cand>) -> Result<Vec<Detection>> {
         if cands.is_empty() {
             return Ok(Vec::new());
         }
@@ -498,30 +657,42 @@ impl Mtcnn {
     }
 }
 
-impl FaceDetector for Mtcnn {
-    fn detect(&self, frame: &ArrayView3<f32>) -> Result<Vec<Detection>> {
+impl Mtcnn {
+    /// [`FaceDetector::detect`], also saying where the time went.
+    pub fn detect_timed(&self, frame: &ArrayView3<f32>) -> Result<(Vec<Detection>, MtcnnTimings)> {
+        let mut times = MtcnnTimings::default();
         let (h, w) = check_rgb(frame, "frame")?;
         if h < 12 || w < 12 {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), times));
         }
-        // HWC 8-bit values, as the package receives them.
-        let mut img = Array3::<f64>::zeros((h, w, 3));
-        for c in 0..3 {
-            let plane = frame.slice(s![c, .., ..]);
-            for ((y, x), &v) in plane.indexed_iter() {
-                img[[y, x, c]] = (v.clamp(0.0, 1.0) * 255.0).round() as f64;
-            }
-        }
-        let c1 = self.stage1(&img)?;
+        let t = std::time::Instant::now();
+        let img = Planes::from_frame(frame);
+        times.convert_ms = ms_since(t);
+        let t = std::time::Instant::now();
+        let c1 = self.stage1(&img, &mut times)?;
+        times.pnet_ms = ms_since(t) - times.pyramid_ms;
+        times.candidates[0] = c1.len();
+        let t = std::time::Instant::now();
         let c2 = self.stage2(&img, c1)?;
+        times.rnet_ms = ms_since(t);
+        times.candidates[1] = c2.len();
+        let t = std::time::Instant::now();
         let mut faces = self.stage3(&img, c2)?;
+        times.onet_ms = ms_since(t);
+        times.candidates[2] = faces.len();
         faces.retain(|d| d.score >= self.config.min_confidence);
         faces.sort_by(|a, b| {
             b.score
                 .partial_cmp(&a.score)
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        Ok(faces)
+        Ok((faces, times))
+    }
+}
+
+impl FaceDetector for Mtcnn {
+    fn detect(&self, frame: &ArrayView3<f32>) -> Result<Vec<Detection>> {
+        Ok(self.detect_timed(frame)?.0)
     }
 
     fn name(&self) -> String {
@@ -536,34 +707,118 @@ impl FaceDetector for Mtcnn {
 mod tests {
     use super::*;
 
+    fn gray(h: usize, w: usize, f: impl Fn(usize, usize) -> f32) -> Planes {
+        Planes {
+            h,
+            w,
+            c: 1,
+            data: (0..h * w).map(|i| f(i / w, i % w)).collect(),
+        }
+    }
+
+    /// [`area_resize_transposed`] transposed back to `[C, dh, dw]`.
+    fn cv2_area_resize(src: &Planes, dh: usize, dw: usize, round: bool) -> Planes {
+        let t = area_resize_transposed(src, dh, dw, round);
+        let mut out = Planes::zeros(src.c, dh, dw);
+        for ch in 0..src.c {
+            for y in 0..dh {
+                for x in 0..dw {
+                    out.data[(ch * dh + y) * dw + x] = t.data[(ch * dw + x) * dh + y];
+                }
+            }
+        }
+        out
+    }
+
     #[test]
     fn area_resize_averages_blocks_and_interpolates_upwards() {
-        let src = Array3::from_shape_fn((4, 6, 1), |(y, x, _)| (y * 6 + x) as f64);
+        let src = gray(4, 6, |y, x| (y * 6 + x) as f32);
         let r = cv2_area_resize(&src, 2, 3, false);
         // 2 × 2 block means.
-        assert!((r[[0, 0, 0]] - (0.0 + 1.0 + 6.0 + 7.0) / 4.0).abs() < 1e-5);
-        assert!((r[[1, 2, 0]] - (16.0 + 17.0 + 22.0 + 23.0) / 4.0).abs() < 1e-5);
+        assert!((r.data[0] - (0.0 + 1.0 + 6.0 + 7.0) / 4.0).abs() < 1e-5);
+        assert!((r.data[3 + 2] - (16.0 + 17.0 + 22.0 + 23.0) / 4.0).abs() < 1e-5);
         // Non-integer shrink 6 → 4: cell 1.5, second output takes ½ of pixel 1 and all of 2.
-        let row = Array3::from_shape_fn((1, 6, 1), |(_, x, _)| x as f64);
+        let row = gray(1, 6, |_, x| x as f32);
         let r = cv2_area_resize(&row, 1, 4, false);
         assert!(
-            (r[[0, 1, 0]] - (0.5 * 1.0 + 1.0 * 2.0) / 1.5).abs() < 1e-5,
+            (r.data[1] - (0.5 * 1.0 + 1.0 * 2.0) / 1.5).abs() < 1e-5,
             "{}",
-            r[[0, 1, 0]]
+            r.data[1]
         );
         // Enlarging 2 → 4 (OpenCV INTER_AREA emulation): [0, 0, 1, 1] for [0, 1].
-        let row = Array3::from_shape_fn((1, 2, 1), |(_, x, _)| x as f64);
+        let row = gray(1, 2, |_, x| x as f32);
         let r = cv2_area_resize(&row, 1, 4, false);
-        assert_eq!(
-            r.iter().copied().collect::<Vec<_>>(),
-            vec![0.0, 0.0, 1.0, 1.0]
-        );
+        assert_eq!(r.data, vec![0.0, 0.0, 1.0, 1.0]);
         // cv2.resize(np.arange(5.)[None], (8, 1), interpolation=cv2.INTER_AREA)
-        let row = Array3::from_shape_fn((1, 5, 1), |(_, x, _)| x as f64);
+        let row = gray(1, 5, |_, x| x as f32);
         let r = cv2_area_resize(&row, 1, 8, false);
-        for (v, w) in r.iter().zip([0.0, 0.4, 1.0, 1.8, 2.2, 3.0, 3.6, 4.0]) {
+        for (v, w) in r.data.iter().zip([0.0, 0.4, 1.0, 1.8, 2.2, 3.0, 3.6, 4.0]) {
             assert!((v - w).abs() < 1e-6, "{v} vs {w}");
         }
+        // Three channels resize independently, the same as one at a time.
+        let rgb = Planes {
+            h: 5,
+            w: 7,
+            c: 3,
+            data: (0..105).map(|i| ((i * 37) % 251) as f32).collect(),
+        };
+        let r = cv2_area_resize(&rgb, 3, 4, true);
+        for ch in 0..3 {
+            let plane = gray(5, 7, |y, x| rgb.data[(ch * 5 + y) * 7 + x]);
+            let rp = cv2_area_resize(&plane, 3, 4, true);
+            assert_eq!(r.data[ch * 12..(ch + 1) * 12], rp.data[..]);
+        }
+    }
+
+    #[test]
+    fn frames_become_8_bit_values_rounded_half_up() {
+        let v = [
+            0.0,
+            1.0 / 255.0,
+            0.5,
+            127.5 / 255.0,
+            254.49 / 255.0,
+            1.2,
+            -0.1,
+        ];
+        let want = [0.0, 1.0, 128.0, 128.0, 254.0, 255.0, 0.0];
+        let f = ndarray::Array3::from_shape_fn((3, 1, v.len()), |(c, _, x)| v[x] + c as f32 * 0.0);
+        let p = Planes::from_frame(&f.view());
+        for ch in 0..3 {
+            assert_eq!(p.row(ch, 0), &want[..]);
+        }
+        // Every 8-bit value comes back as itself.
+        let f = ndarray::Array3::from_shape_fn((3, 1, 256), |(_, _, x)| x as f32 / 255.0);
+        let p = Planes::from_frame(&f.view());
+        assert!(p.row(1, 0).iter().enumerate().all(|(k, &v)| v == k as f32));
+    }
+
+    #[test]
+    fn crops_copy_inside_and_zero_outside_the_image() {
+        let img = Planes {
+            h: 4,
+            w: 5,
+            c: 3,
+            data: (0..60).map(|i| i as f32 + 1.0).collect(),
+        };
+        // 1-based box from (0, 2) to (3, 5): one column left of the image, rows 1..4.
+        let c = crop(&img, &[0.0, 2.0, 3.0, 5.0]).unwrap();
+        assert_eq!((c.h, c.w), (4, 4));
+        for yy in 0..4 {
+            for xx in 0..4 {
+                let (sy, sx) = (yy as i64 + 1, xx as i64 - 1);
+                let want = if sx < 0 || sy >= 4 {
+                    0.0
+                } else {
+                    img.data[(2 * 4 + sy as usize) * 5 + sx as usize]
+                };
+                assert_eq!(c.data[(2 * 4 + yy) * 4 + xx], want, "({yy}, {xx})");
+            }
+        }
+        assert!(crop(&img, &[5.0, 5.0, 4.0, 6.0]).is_none());
+        // Entirely outside: all zero.
+        let c = crop(&img, &[20.0, 20.0, 22.0, 22.0]).unwrap();
+        assert!(c.data.iter().all(|&v| v == 0.0));
     }
 
     #[test]
