@@ -1,11 +1,13 @@
 //! tract's optimised plan of an ONNX model for one input shape, with each node's median time:
 //!
 //!     cargo run --release -p lrpo-edge --example profile_onnx -- \
-//!         MODEL.onnx DIMS [--runs N] [--rewrite-prelu]
+//!         MODEL.onnx DIMS [--runs N] [--rewrite-prelu [mul]]
 //!
 //! DIMS is comma-separated (e.g. `1,3,128,128`); the input is a smooth pattern in [−1, 1].
-//! `--rewrite-prelu` applies `lrpo_shared::onnx::rewrite::prelu_to_fast_ops` first (as MTCNN's
-//! loader does).
+//! `--rewrite-prelu` applies `lrpo_shared::onnx::rewrite::prelu_to_fast_ops` first, with the
+//! depthwise form (as MTCNN's loader does for R-Net and O-Net), or with `mul` the broadcast
+//! product (as for P-Net).
+use lrpo_shared::onnx::rewrite::PerChannel;
 use ndarray::Dimension;
 use std::path::Path;
 
@@ -19,17 +21,18 @@ fn main() {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     lrpo_edge::allocator::keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: profile_onnx MODEL.onnx DIMS [--runs N] [--rewrite-prelu]";
+    let usage = "usage: profile_onnx MODEL.onnx DIMS [--runs N] [--rewrite-prelu [mul]]";
     let (Some(path), Some(dims)) = (args.first(), args.get(1)) else {
         return Err(usage.into());
     };
     let mut runs = 20;
-    let mut rewrite = false;
+    let mut rewrite = None;
     let mut rest = args[2..].iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
             "--runs" => runs = rest.next().ok_or(usage)?.parse()?,
-            "--rewrite-prelu" => rewrite = true,
+            "--rewrite-prelu" => rewrite = Some(PerChannel::DepthwiseConv),
+            "mul" if rewrite.is_some() => rewrite = Some(PerChannel::Mul),
             _ => return Err(usage.into()),
         }
     }
@@ -39,8 +42,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let path = Path::new(path);
     let mut proto = lrpo_shared::onnx::read_model(path)?;
-    if rewrite {
-        let n = lrpo_shared::onnx::rewrite::prelu_to_fast_ops(&mut proto, path)?;
+    if let Some(form) = rewrite {
+        let n = lrpo_shared::onnx::rewrite::prelu_to_fast_ops(&mut proto, path, form)?;
         println!("{n} PRelu nodes rewritten");
     }
     let model = lrpo_shared::onnx::OnnxModel::from_proto(&proto, path)?;

@@ -732,3 +732,91 @@ fn absurd_sizes_and_thread_counts_are_refused_before_any_allocation() {
     card.save(&card_path).unwrap();
     refused(&["bench"], "outside 1..=1024");
 }
+
+#[test]
+fn detection_benchmark_finds_the_labelled_faces_in_camera_frames() {
+    let dir = scratch("bench-detect");
+    let table = dir.join("sources.toml");
+    // The bundled photos with their faces' landmark centres (data/faces/landmarks.json).
+    std::fs::write(
+        &table,
+        r#"
+[[package]]
+name = "bundled"
+version = "0"
+registry = "local"
+licence = "see data/faces/NOTICE.md"
+photo = [
+  { path = "obama.jpg", face = [{ identity = "a", at = [495.8, 268.4] }] },
+  { path = "grace_hopper.jpg", face = [{ identity = "b", at = [266.7, 233.4] }] },
+  { path = "astronaut.png", face = [{ identity = "c", at = [224.2, 123.0] }] },
+]
+"#,
+    )
+    .unwrap();
+    let json = dir.join("detect.json");
+    let out = bin()
+        .args(["bench-detect", "--runs", "1", "--frame", "640x480,320x240"])
+        .arg("--sources")
+        .arg(&table)
+        .arg("--photos")
+        .arg(faces())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("640x480") && text.contains("320x240"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let frames = v["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 2);
+    for f in frames {
+        assert_eq!(f["labelled"], 3, "{f}");
+        assert_eq!(f["found"], 3, "{f}");
+        assert_eq!(f["unmatched"], 0, "{f}");
+        assert!(f["median_ms"].as_f64().unwrap() > 0.0);
+    }
+    // A label where no face is: missed, and the face found there is unmatched.
+    std::fs::write(
+        &table,
+        std::fs::read_to_string(&table)
+            .unwrap()
+            .replace("[495.8, 268.4]", "[60.0, 60.0]"),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["bench-detect", "--runs", "1", "--frame", "640x480"])
+        .arg("--sources")
+        .arg(&table)
+        .arg("--photos")
+        .arg(faces())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("found 2/3") && text.contains("1 unmatched"),
+        "{text}"
+    );
+    // Bad sizes are refused with the flag named.
+    let out = bin()
+        .args(["bench-detect", "--frame", "640by480"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--frame"));
+    let out = bin()
+        .args(["bench-detect", "--min-face", "3"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--min-face"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

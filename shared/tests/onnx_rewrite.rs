@@ -1,7 +1,7 @@
 //! Graph rewrites keep the function: a rewritten PRelu against its closed form, and MTCNN's
 //! three networks rewritten against themselves as shipped.
 
-use lrpo_shared::onnx::rewrite::prelu_to_fast_ops;
+use lrpo_shared::onnx::rewrite::{PerChannel, final_softmax_to_logits, prelu_to_fast_ops};
 use lrpo_shared::onnx::{Dim, ElemType, GraphBuilder, OnnxModel, read_model};
 use lrpo_shared::rng::Rng;
 use ndarray::ArrayD;
@@ -36,31 +36,34 @@ fn prelu_rewrite_matches_the_closed_form_for_any_slope() {
         g.node("PRelu", &[&x, &s], &[]);
         let y = g.rename_last_output("y");
         g.output(&y, ElemType::F32, &fixed(&shape));
-        let mut proto = g.finish();
-        let n = prelu_to_fast_ops(&mut proto, Path::new("prelu.onnx")).unwrap();
-        assert_eq!(n, 1);
-        let ops: Vec<&str> = proto
-            .graph
-            .as_ref()
-            .unwrap()
-            .node
-            .iter()
-            .map(|n| n.op_type.as_str())
-            .collect();
-        assert!(!ops.contains(&"PRelu"), "{ops:?}");
-        let depthwise = shape.len() == 4;
-        assert_eq!(ops.contains(&"Conv"), depthwise, "{ops:?}");
-        let model = OnnxModel::from_proto(&proto, Path::new("prelu.onnx")).unwrap();
-        let input = random(&shape, 7);
-        let out = model.run(&[input.view()]).unwrap().remove(0);
-        assert_eq!(out.shape(), &shape[..]);
-        for ((idx, &v), &got) in input.indexed_iter().zip(out.iter()) {
-            let c = idx[1];
-            let want = if v > 0.0 { v } else { slopes[c] * v };
-            assert!(
-                (got - want).abs() <= 1e-6 * (1.0 + want.abs()),
-                "{shape:?} at {idx:?}: {got} vs {want}"
-            );
+        let original = g.finish();
+        for form in [PerChannel::DepthwiseConv, PerChannel::Mul] {
+            let mut proto = original.clone();
+            let n = prelu_to_fast_ops(&mut proto, Path::new("prelu.onnx"), form).unwrap();
+            assert_eq!(n, 1);
+            let ops: Vec<&str> = proto
+                .graph
+                .as_ref()
+                .unwrap()
+                .node
+                .iter()
+                .map(|n| n.op_type.as_str())
+                .collect();
+            assert!(!ops.contains(&"PRelu"), "{ops:?}");
+            let depthwise = shape.len() == 4 && form == PerChannel::DepthwiseConv;
+            assert_eq!(ops.contains(&"Conv"), depthwise, "{ops:?}");
+            let model = OnnxModel::from_proto(&proto, Path::new("prelu.onnx")).unwrap();
+            let input = random(&shape, 7);
+            let out = model.run(&[input.view()]).unwrap().remove(0);
+            assert_eq!(out.shape(), &shape[..]);
+            for ((idx, &v), &got) in input.indexed_iter().zip(out.iter()) {
+                let c = idx[1];
+                let want = if v > 0.0 { v } else { slopes[c] * v };
+                assert!(
+                    (got - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                    "{shape:?} {form:?} at {idx:?}: {got} vs {want}"
+                );
+            }
         }
     }
 }
@@ -76,7 +79,7 @@ fn mtcnn_networks_rewritten_compute_what_they_computed() {
         let original = OnnxModel::load(&path).unwrap();
         let mut proto = read_model(&path).unwrap();
         assert_eq!(
-            prelu_to_fast_ops(&mut proto, &path).unwrap(),
+            prelu_to_fast_ops(&mut proto, &path, PerChannel::DepthwiseConv).unwrap(),
             prelus,
             "{name}"
         );
@@ -98,4 +101,40 @@ fn mtcnn_networks_rewritten_compute_what_they_computed() {
             assert!(worst < 1e-5, "{name}: outputs differ by up to {worst}");
         }
     }
+}
+
+#[test]
+fn final_softmax_removal_leaves_the_logits_under_the_output_name() {
+    let path = root().join("models/mtcnn/pnet.onnx");
+    let original = OnnxModel::load(&path).unwrap();
+    let mut proto = read_model(&path).unwrap();
+    let changed = final_softmax_to_logits(&mut proto);
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    let logits = OnnxModel::from_proto(&proto, &path).unwrap();
+    assert_eq!(logits.output_names(), original.output_names());
+    let x = random(&[1, 40, 30, 3], 5).mapv(|v| (v * 0.5).clamp(-1.0, 1.0));
+    let (a, b) = (
+        original.run(&[x.view()]).unwrap(),
+        logits.run(&[x.view()]).unwrap(),
+    );
+    let k = original
+        .output_names()
+        .iter()
+        .position(|n| *n == changed[0])
+        .unwrap();
+    // softmax of the logits over the last axis (2 classes) is the original output.
+    let (p, l) = (&a[k], &b[k]);
+    assert_eq!(p.shape(), l.shape());
+    assert_eq!(p.shape().last(), Some(&2));
+    for (pp, ll) in p
+        .as_slice()
+        .unwrap()
+        .chunks_exact(2)
+        .zip(l.as_slice().unwrap().chunks_exact(2))
+    {
+        let p1 = 1.0 / (1.0 + ((ll[0] - ll[1]) as f64).exp());
+        assert!((p1 - pp[1] as f64).abs() < 1e-6, "{p1} vs {}", pp[1]);
+    }
+    // The other output is untouched.
+    assert_eq!(a[1 - k], b[1 - k]);
 }

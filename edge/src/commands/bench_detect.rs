@@ -192,8 +192,8 @@ pub fn run(args: &BenchDetectArgs) -> Result<ExitCode> {
         .iter()
         .map(|f| parse_frame(f))
         .collect::<Result<_>>()?;
-    let table = SourceTable::load(&args.sources)?;
     let mtcnn = args.detector.load_mtcnn()?;
+    let table = SourceTable::load(&args.sources)?;
     let mut photos = Vec::new();
     for pkg in &table.package {
         for ph in &pkg.photo {

@@ -130,9 +130,11 @@ pub struct DetectorArgs {
     /// shipped `models/mtcnn`.
     #[arg(long)]
     pub detector: Option<PathBuf>,
-    /// Smallest face to detect, in pixels.
-    #[arg(long, default_value_t = 20.0)]
-    pub min_face: f64,
+    /// Smallest face to detect: pixels, or `auto` (20 px or a tenth of the frame's shorter
+    /// side, whichever is larger: detection's cost falls with the square of this). Default:
+    /// `auto` for `stream` (camera frames), 20 for stills.
+    #[arg(long)]
+    pub min_face: Option<String>,
     /// Confidence a face needs (0–1).
     #[arg(long, default_value_t = 0.95)]
     pub min_confidence: f64,
@@ -159,13 +161,31 @@ impl DetectorArgs {
         })
     }
 
-    /// Loads the detector.
-    pub fn load(&self) -> Result<Box<dyn FaceDetector>> {
-        Ok(Box::new(self.load_mtcnn()?))
+    /// Loads the detector; `camera`: for camera frames (see [`DetectorArgs::load_mtcnn_for`]).
+    pub fn load(&self, camera: bool) -> Result<Box<dyn FaceDetector>> {
+        Ok(Box::new(self.load_mtcnn_for(camera)?))
     }
 
-    /// Loads MTCNN (the detector [`DetectorArgs::load`] gives).
+    /// Loads MTCNN (the detector [`DetectorArgs::load`] gives), for stills.
     pub fn load_mtcnn(&self) -> Result<Mtcnn> {
+        self.load_mtcnn_for(false)
+    }
+
+    /// Loads MTCNN; `camera`: the smallest face defaults to `auto` instead of 20 px.
+    pub fn load_mtcnn_for(&self, camera: bool) -> Result<Mtcnn> {
+        let auto = (
+            20.0,
+            Some(lrpo_shared::onnx::detect::mtcnn::CAMERA_MIN_FACE_FRACTION),
+        );
+        let (min_face, min_face_fraction) = match self.min_face.as_deref() {
+            None if camera => auto,
+            None => (20.0, None),
+            Some("auto") => auto,
+            Some(v) => match v.parse::<f64>() {
+                Ok(px) if (12.0..=8192.0).contains(&px) => (px, None),
+                _ => bail!("--min-face must be a size of 12-8192 px or auto, got {v:?}"),
+            },
+        };
         let dir = match &self.detector {
             Some(p) => p.clone(),
             None => locate(DEFAULT_DETECTOR).with_context(|| {
@@ -173,12 +193,24 @@ impl DetectorArgs {
             })?,
         };
         let config = MtcnnConfig {
-            min_face: self.min_face,
+            min_face,
+            min_face_fraction,
             min_confidence: self.min_confidence,
             ..MtcnnConfig::default()
         };
         Ok(Mtcnn::load(&dir, config)?)
     }
+}
+
+/// What a pipeline is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Aligned face crops: no detector.
+    Aligned,
+    /// Photos: the detector looks for faces down to 20 px by default.
+    Stills,
+    /// Camera frames: the smallest face defaults to a tenth of the frame's shorter side.
+    Camera,
 }
 
 /// Face selection and blending.
@@ -241,13 +273,13 @@ pub fn pipeline(
     policy: &PolicyArgs,
     detector_args: &DetectorArgs,
     faces: &FaceArgs,
-    aligned: bool,
+    input: Input,
 ) -> Result<Pipeline> {
     let policy = policy.load()?;
-    let detector = if aligned {
-        None
-    } else {
-        Some(detector_args.load()?)
+    let detector = match input {
+        Input::Aligned => None,
+        Input::Stills => Some(detector_args.load(false)?),
+        Input::Camera => Some(detector_args.load(true)?),
     };
     Ok(Pipeline {
         policy,

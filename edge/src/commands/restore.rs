@@ -1,6 +1,8 @@
 //! `lrpo-edge restore`: restore the faces in image files.
 
-use super::common::{DetectorArgs, FaceArgs, OutputGuard, PolicyArgs, output_name, pipeline};
+use super::common::{
+    DetectorArgs, FaceArgs, Input, OutputGuard, PolicyArgs, output_name, pipeline,
+};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_edge::pipeline::upscale_frame;
@@ -52,7 +54,12 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
         bail!("--ext must be png or jpg, got {:?}", args.ext);
     }
     let inputs = crate::inputs::expand_inputs(&args.inputs)?;
-    let pipe = pipeline(&args.policy, &args.detector, &args.faces, args.aligned)?;
+    let input = if args.aligned {
+        Input::Aligned
+    } else {
+        Input::Stills
+    };
+    let pipe = pipeline(&args.policy, &args.detector, &args.faces, input)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
     let mut out = std::io::stdout().lock();

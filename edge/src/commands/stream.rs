@@ -11,7 +11,7 @@
 //! With `--upscale N` the output frames are N times wider and higher (`-s 1280x960` above for
 //! N = 2).
 
-use super::common::{DetectorArgs, FaceArgs, PolicyArgs, pipeline};
+use super::common::{DetectorArgs, FaceArgs, Input, PolicyArgs, pipeline};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_edge::pipeline::{
@@ -150,7 +150,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         other => bail!("--yuv-range must be limited or full, got {other:?}"),
     };
     let in_bytes = format.frame_bytes(args.width, args.height)?;
-    let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, false)?;
+    let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, Input::Camera)?;
     let n = pipe.options.upscale;
     // Fails early (before any frame is read) when the upscaled frames would be too large.
     if (args.width * n)
@@ -176,13 +176,14 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     let mut lat = Latency(Vec::new());
     let mut frame_no = 0usize;
     eprintln!(
-        "streaming {}x{} {} frames to {}x{} with {}",
+        "streaming {}x{} {} frames to {}x{} with {}; detector {}",
         args.width,
         args.height,
         format.name(),
         args.width * n,
         args.height * n,
-        pipe.policy.model_path().display()
+        pipe.policy.model_path().display(),
+        pipe.detector.as_ref().map_or("none".into(), |d| d.name())
     );
     while read_frame(&mut stdin, &mut buf, frame_no)? {
         let start = Instant::now();

@@ -6,6 +6,9 @@
 //! candidate crops) they cost more than the convolutions. The same function as
 //! `relu(x) + s · min(x, 0)`, with the per-channel product as a 1 × 1 depthwise convolution,
 //! uses only operations tract has vector kernels for.
+//!
+//! [`final_softmax_to_logits`]: a two-class softmax over a large map (P-Net's face scores at
+//! every position) is 15 % of P-Net's time in tract; the caller can compare logits instead.
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -68,13 +71,27 @@ fn ints_attr(name: &str, v: &[i64]) -> pb::AttributeProto {
     }
 }
 
+/// How [`prelu_to_fast_ops`] multiplies by a per-channel slope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerChannel {
+    /// A 1 × 1 depthwise convolution: fast for any batch size.
+    DepthwiseConv,
+    /// A broadcast `Mul`: tract's by-scalar kernel when the batch is 1 (slightly faster than
+    /// the convolution there), its generic evaluation otherwise.
+    Mul,
+}
+
 /// Replaces every `PRelu(x, s)` whose slope `s` is an f32 initializer by
-/// `Add(Relu(x), s · Min(x, 0))`: the product is a 1 × 1 depthwise `Conv` (group = C) when `s`
-/// is per-channel of an NCHW tensor (shape `[C, 1, 1]` or `[1, C, 1, 1]`), a `Mul` otherwise.
-/// Exact in real arithmetic for any slope (for x > 0 the second term is 0, for x ≤ 0 the first
-/// is); in f32 the results agree to rounding. Returns the number of nodes replaced. `label`
-/// names the model in errors.
-pub fn prelu_to_fast_ops(model: &mut pb::ModelProto, label: &Path) -> Result<usize> {
+/// `Add(Relu(x), s · Min(x, 0))`: the product is `per_channel`'s form when `s` is per-channel
+/// of an NCHW tensor (shape `[C, 1, 1]` or `[1, C, 1, 1]`), a `Mul` otherwise. Exact in real
+/// arithmetic for any slope (for x > 0 the second term is 0, for x ≤ 0 the first is); in f32
+/// the results agree to rounding. Returns the number of nodes replaced. `label` names the
+/// model in errors.
+pub fn prelu_to_fast_ops(
+    model: &mut pb::ModelProto,
+    label: &Path,
+    per_channel: PerChannel,
+) -> Result<usize> {
     let err = |reason: String| Error::Onnx {
         path: label.to_path_buf(),
         reason,
@@ -123,8 +140,9 @@ pub fn prelu_to_fast_ops(model: &mut pb::ModelProto, label: &Path) -> Result<usi
         new_nodes.push(node("Min", min.clone(), &[x, &zero], &min));
         new_nodes.push(node("Relu", relu.clone(), &[x], &relu));
         let c = values.len() as i64;
-        let per_channel = matches!(dims.as_slice(), [cc, 1, 1] | [1, cc, 1, 1] if *cc == c);
-        if per_channel {
+        let depthwise = per_channel == PerChannel::DepthwiseConv
+            && matches!(dims.as_slice(), [cc, 1, 1] | [1, cc, 1, 1] if *cc == c);
+        if depthwise {
             let weight = format!("{base}.rewrite.weight");
             new_inits.push(f32_tensor(&weight, &[c, 1, 1, 1], values));
             let mut conv = node("Conv", prod.clone(), &[&min, &weight], &prod);
@@ -149,4 +167,44 @@ pub fn prelu_to_fast_ops(model: &mut pb::ModelProto, label: &Path) -> Result<usi
     graph.node = new_nodes;
     graph.initializer.extend(new_inits);
     Ok(replaced)
+}
+
+/// Removes every `Softmax` whose output is a graph output, so that the graph outputs the
+/// logits under the same name; returns the names of the outputs changed. The caller applies
+/// the softmax (or compares logits) itself.
+pub fn final_softmax_to_logits(model: &mut pb::ModelProto) -> Vec<String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Vec::new();
+    };
+    let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let mut changed = Vec::new();
+    let mut k = 0;
+    while k < graph.node.len() {
+        let n = &graph.node[k];
+        let is_final = n.op_type == "Softmax"
+            && n.domain.is_empty()
+            && n.input.len() == 1
+            && n.output.len() == 1
+            && outputs.contains(&n.output[0]);
+        // The logits must have no other consumer (they are renamed) and not be an output.
+        let logits = n.input[0].clone();
+        let used_elsewhere = outputs.contains(&logits)
+            || graph
+                .node
+                .iter()
+                .enumerate()
+                .any(|(j, m)| j != k && m.input.contains(&logits));
+        if !is_final || used_elsewhere {
+            k += 1;
+            continue;
+        }
+        let out = graph.node.remove(k).output[0].clone();
+        for m in graph.node.iter_mut() {
+            for o in m.output.iter_mut().filter(|o| **o == logits) {
+                *o = out.clone();
+            }
+        }
+        changed.push(out);
+    }
+    changed
 }

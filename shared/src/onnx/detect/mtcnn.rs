@@ -31,6 +31,11 @@ use std::path::Path;
 pub struct MtcnnConfig {
     /// Smallest face to look for, in pixels (sets the first pyramid level). Default 20.
     pub min_face: f64,
+    /// When set, the smallest face is also at least this fraction of the frame's shorter side
+    /// (the larger of the two applies): P-Net's cost falls with the square of the smallest
+    /// face, so a camera frame's detection cost is bounded whatever its size
+    /// ([`CAMERA_MIN_FACE_FRACTION`] for `stream`). Default none.
+    pub min_face_fraction: Option<f64>,
     /// Per-stage score thresholds (P-Net, R-Net, O-Net). Default 0.6, 0.7, 0.7.
     pub thresholds: [f64; 3],
     /// Pyramid scale factor. Default 0.709.
@@ -43,6 +48,7 @@ impl Default for MtcnnConfig {
     fn default() -> Self {
         MtcnnConfig {
             min_face: 20.0,
+            min_face_fraction: None,
             thresholds: [0.6, 0.7, 0.7],
             factor: 0.709,
             min_confidence: 0.95,
@@ -80,6 +86,21 @@ fn ms_since(t: std::time::Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+/// [`MtcnnConfig::min_face_fraction`] for camera frames: a tenth of the shorter side (48 px at
+/// 640×480, 72 px at 720p, 108 px at 1080p), under which a face is too small to restore well
+/// without `--upscale`; on the face set's photos placed in 640×480 frames it finds every
+/// labelled face, in 18 ms instead of 45 ms (median, one x86 core).
+pub const CAMERA_MIN_FACE_FRACTION: f64 = 0.1;
+
+impl MtcnnConfig {
+    /// The smallest face searched for in an `h × w` frame, in pixels.
+    pub fn min_face_for(&self, h: usize, w: usize) -> f64 {
+        let short = h.min(w) as f64;
+        self.min_face
+            .max(self.min_face_fraction.map_or(0.0, |f| f * short))
+    }
+}
+
 /// The MTCNN detector.
 #[derive(Debug)]
 pub struct Mtcnn {
@@ -100,18 +121,22 @@ struct Cand {
 impl Mtcnn {
     /// Loads `pnet.onnx`, `rnet.onnx` and `onet.onnx` from a folder.
     pub fn load(dir: &Path, config: MtcnnConfig) -> Result<Self> {
-        if !(config.min_face >= 12.0 && config.factor > 0.0 && config.factor < 1.0) {
+        if !(config.min_face >= 12.0 && config.factor > 0.0 && config.factor < 1.0)
+            || config
+                .min_face_fraction
+                .is_some_and(|f| !(f > 0.0 && f <= 1.0))
+        {
             return Err(Error::invalid(
                 "MTCNN config",
                 format!(
-                    "min_face {} must be >= 12 and factor {} in (0, 1)",
-                    config.min_face, config.factor
+                    "min_face {} must be >= 12, factor {} in (0, 1) and min_face_fraction {:?} in (0, 1]",
+                    config.min_face, config.factor, config.min_face_fraction
                 ),
             ));
         }
         let load = |name: &str, inputs: usize| -> Result<OnnxModel> {
             let p = dir.join(name);
-            let m = load_stage(&p)?;
+            let m = load_stage(&p, name == "pnet.onnx")?;
             if m.input_names().len() != inputs || m.input_dims()[0].last() != Some(&Some(3)) {
                 return Err(Error::Onnx {
                     path: p,
@@ -188,11 +213,26 @@ impl Planes {
 const MAGIC: f32 = 8_388_608.0;
 
 /// Loads one stage network with its PReLUs rewritten into operations tract vectorises
-/// ([`prelu_to_fast_ops`](crate::onnx::rewrite::prelu_to_fast_ops)): the same function, ~2× faster on a
-/// batch of crops.
-fn load_stage(path: &Path) -> Result<OnnxModel> {
+/// ([`prelu_to_fast_ops`]): the same function, R-Net and O-Net ~2× faster on a batch of
+/// crops. `logits`: P-Net's score softmax is removed as well ([`final_softmax_to_logits`]),
+/// its map compared as logits.
+fn load_stage(path: &Path, logits: bool) -> Result<OnnxModel> {
+    use crate::onnx::rewrite::{PerChannel, final_softmax_to_logits, prelu_to_fast_ops};
     let mut proto = crate::onnx::read_model(path)?;
-    crate::onnx::rewrite::prelu_to_fast_ops(&mut proto, path)?;
+    // P-Net runs on one image at a time, where the broadcast product is tract's by-scalar
+    // kernel; the crop stages run batches.
+    let form = if logits {
+        PerChannel::Mul
+    } else {
+        PerChannel::DepthwiseConv
+    };
+    prelu_to_fast_ops(&mut proto, path, form)?;
+    if logits && final_softmax_to_logits(&mut proto).is_empty() {
+        return Err(Error::Onnx {
+            path: path.to_path_buf(),
+            reason: "not an MTCNN stage: P-Net has no softmax score output".into(),
+        });
+    }
     OnnxModel::from_proto(&proto, path)
 }
 
@@ -466,7 +506,7 @@ fn output_with_last(
 impl Mtcnn {
     fn stage1(&self, img: &Planes, times: &mut MtcnnTimings) -> Result<Vec<Cand>> {
         let (h, w) = (img.h, img.w);
-        let m = 12.0 / self.config.min_face;
+        let m = 12.0 / self.config.min_face_for(h, w);
         let mut min_layer = h.min(w) as f64 * m;
         let mut scales = Vec::new();
         let mut k = 0;
@@ -492,15 +532,23 @@ impl Mtcnn {
                 output_with_last(&outs, 4, "box", &self.pnet)?,
                 output_with_last(&outs, 2, "score", &self.pnet)?,
             );
-            let (reg, prob) = (&outs[ri], &outs[si]);
+            let (reg, logit) = (&outs[ri], &outs[si]);
             // Maps are width-major: [1, W', H', C].
-            let (mw, mh) = (prob.shape()[1], prob.shape()[2]);
+            let (mw, mh) = (logit.shape()[1], logit.shape()[2]);
             let t = self.config.thresholds[0];
+            // The face probability is softmax(l)₁ = σ(l₁ − l₀): a cell passes when
+            // l₁ − l₀ ≥ logit(t); the probability is computed for those only.
+            let margin = (t / (1.0 - t)).ln();
+            let prob = |c: usize, r: usize| {
+                let d = (logit[[0, c, r, 1]] - logit[[0, c, r, 0]]) as f64;
+                1.0 / (1.0 + (-d).exp())
+            };
             // np.where over the (W', H') map: column-major over the image.
             let mut cells = Vec::new();
             for c in 0..mw {
                 for r in 0..mh {
-                    if prob[[0, c, r, 1]] as f64 >= t {
+                    let d = (logit[[0, c, r, 1]] - logit[[0, c, r, 0]]) as f64;
+                    if d >= margin - 1e-9 && prob(c, r) >= t {
                         cells.push((c, r));
                     }
                 }
@@ -519,7 +567,7 @@ impl Mtcnn {
                             q(2.0 * c as f64 + 12.0),
                             q(2.0 * r as f64 + 12.0),
                         ],
-                        score: prob[[0, c, r, 1]] as f64,
+                        score: prob(c, r),
                         reg: reg4,
                     }
                 })
@@ -696,9 +744,17 @@ impl FaceDetector for Mtcnn {
     }
 
     fn name(&self) -> String {
+        let min = match self.config.min_face_fraction {
+            Some(f) => format!(
+                "min face {} px or {:.0}% of the shorter side",
+                self.config.min_face,
+                f * 100.0
+            ),
+            None => format!("min face {} px", self.config.min_face),
+        };
         format!(
-            "MTCNN (min face {} px, confidence >= {})",
-            self.config.min_face, self.config.min_confidence
+            "MTCNN ({min}, confidence >= {})",
+            self.config.min_confidence
         )
     }
 }
@@ -819,6 +875,19 @@ mod tests {
         // Entirely outside: all zero.
         let c = crop(&img, &[20.0, 20.0, 22.0, 22.0]).unwrap();
         assert!(c.data.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn camera_frames_bound_the_smallest_face_by_their_size() {
+        let c = MtcnnConfig {
+            min_face_fraction: Some(CAMERA_MIN_FACE_FRACTION),
+            ..MtcnnConfig::default()
+        };
+        assert_eq!(c.min_face_for(480, 640), 48.0);
+        assert_eq!(c.min_face_for(1080, 1920), 108.0);
+        // Small frames keep the absolute minimum.
+        assert_eq!(c.min_face_for(120, 160), 20.0);
+        assert_eq!(MtcnnConfig::default().min_face_for(1080, 1920), 20.0);
     }
 
     #[test]
