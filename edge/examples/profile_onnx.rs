@@ -52,6 +52,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     });
     let prof = model.profile(&[x.view()], runs)?;
     let total: f64 = prof.iter().map(|n| n.ms).sum();
+    let mut whole: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            model
+                .run(&[x.view()])
+                .map(|_| t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_, _>>()?;
+    whole.sort_by(f64::total_cmp);
+    println!(
+        "OnnxModel::run: {:.3} ms median over {runs} runs",
+        whole[runs / 2]
+    );
     println!(
         "{} on {dims:?}: {total:.3} ms per run (sum of node medians over {runs} runs)",
         path.display()

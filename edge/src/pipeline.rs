@@ -49,6 +49,11 @@ pub struct PipelineOptions {
     /// times `long side / detect_max_side`. `None`: detect on the full frame. Default
     /// [`DEFAULT_DETECT_MAX_SIDE`].
     pub detect_max_side: Option<usize>,
+    /// Faces of one frame restored at the same time, each on its own thread (1: one after
+    /// another). A frame's faces are independent until they are pasted (in order), so on a
+    /// multi-core board this divides a frame's restoration time by up to this; tract's own
+    /// threads split single products, which barely helps at face sizes. Default 1.
+    pub face_workers: usize,
 }
 
 /// Default [`PipelineOptions::detect_max_side`]: 1600 px, so that camera frames up to 1600 px
@@ -152,6 +157,7 @@ impl Default for PipelineOptions {
             detail_gate: Some(DEFAULT_DETAIL_GATE_DB),
             upscale: 1,
             detect_max_side: Some(DEFAULT_DETECT_MAX_SIDE),
+            face_workers: 1,
         }
     }
 }
@@ -310,31 +316,70 @@ impl Pipeline {
         frame: &ArrayView3<f32>,
         faces: &[PlannedFace],
     ) -> Result<Vec<(FaceResult, Similarity)>> {
-        let mut results = Vec::with_capacity(faces.len());
-        for (k, PlannedFace { detection: f, side }) in faces.iter().enumerate() {
-            let size = *side;
-            if !self.policy.card().accepts_size(size as u32) {
-                return Err(Error::input(
-                    format!("face {k}"),
-                    format!("a {size} px crop does not fit this policy"),
-                ));
+        let workers = self.options.face_workers.clamp(1, faces.len().max(1));
+        if workers == 1 {
+            return faces
+                .iter()
+                .enumerate()
+                .map(|(k, f)| self.restore_crop(frame, k, f))
+                .collect();
+        }
+        // Face k goes to worker k mod workers; results are put back in face order.
+        let mut slots: Vec<Option<Result<(FaceResult, Similarity)>>> =
+            (0..faces.len()).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    scope.spawn(move || {
+                        (w..faces.len())
+                            .step_by(workers)
+                            .map(|k| (k, self.restore_crop(frame, k, &faces[k])))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.join() {
+                    Ok(done) => done.into_iter().for_each(|(k, r)| slots[k] = Some(r)),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
-            let t = face_to_crop(&f.landmarks, size)?;
-            let crop = warp_to_crop(frame, &t, size, Interp::Bicubic, Border::Replicate)?;
-            let start = Instant::now();
-            let restored = self.policy.restore_stream(&crop.view(), k as u64)?;
-            let restore_ms = start.elapsed().as_secs_f64() * 1e3;
-            results.push((
-                FaceResult {
-                    detection: f.clone(),
-                    crop,
-                    restored,
-                    restore_ms,
-                },
-                t,
+        });
+        slots
+            .into_iter()
+            .map(|r| r.expect("every face was given to a worker"))
+            .collect()
+    }
+
+    /// Crops and restores face `k` of `frame`, with the transform that pastes it back.
+    fn restore_crop(
+        &self,
+        frame: &ArrayView3<f32>,
+        k: usize,
+        face: &PlannedFace,
+    ) -> Result<(FaceResult, Similarity)> {
+        let PlannedFace { detection: f, side } = face;
+        let size = *side;
+        if !self.policy.card().accepts_size(size as u32) {
+            return Err(Error::input(
+                format!("face {k}"),
+                format!("a {size} px crop does not fit this policy"),
             ));
         }
-        Ok(results)
+        let t = face_to_crop(&f.landmarks, size)?;
+        let crop = warp_to_crop(frame, &t, size, Interp::Bicubic, Border::Replicate)?;
+        let start = Instant::now();
+        let restored = self.policy.restore_stream(&crop.view(), k as u64)?;
+        let restore_ms = start.elapsed().as_secs_f64() * 1e3;
+        Ok((
+            FaceResult {
+                detection: f.clone(),
+                crop,
+                restored,
+                restore_ms,
+            },
+            t,
+        ))
     }
 
     /// Pastes restored faces into `out`, in order (feathered).

@@ -134,8 +134,10 @@ fn rgb_of(y: u8, u: u8, v: u8, range: YuvRange) -> [f32; 3] {
     [r, g, b].map(|c| c.clamp(0.0, 1.0))
 }
 
+/// Rounds half up to 0–255 (`v + 0.5` truncated: the same as `round` for v ≥ 0, without a
+/// libm call per value).
 fn byte(v: f32) -> u8 {
-    v.round().clamp(0.0, 255.0) as u8
+    (v.clamp(0.0, 255.0) + 0.5) as u8
 }
 
 /// Decodes one raw frame into RGB f32 `[3, height, width]` in [0, 1].

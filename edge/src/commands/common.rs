@@ -46,7 +46,8 @@ pub struct PolicyArgs {
     /// beside the executable and up to two folders above it, then in the working folder.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Threads for tract's matrix products.
+    /// Threads: for tract's matrix products, and for restoring a frame's faces at the same
+    /// time (one face per thread).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// DDIM steps for ε-model policies (default: the card's).
@@ -270,12 +271,12 @@ pub fn parse_detail_gate(arg: Option<&str>) -> Result<Option<f64>> {
 
 /// Builds a pipeline; the detector is skipped when `aligned`.
 pub fn pipeline(
-    policy: &PolicyArgs,
+    policy_args: &PolicyArgs,
     detector_args: &DetectorArgs,
     faces: &FaceArgs,
     input: Input,
 ) -> Result<Pipeline> {
-    let policy = policy.load()?;
+    let policy = policy_args.load()?;
     let detector = match input {
         Input::Aligned => None,
         Input::Stills => Some(detector_args.load(false)?),
@@ -286,6 +287,8 @@ pub fn pipeline(
         detector,
         options: PipelineOptions {
             detect_max_side: detector_args.detect_max_side()?,
+            // A frame's faces are restored on as many threads as `--threads` allows.
+            face_workers: policy_args.threads,
             ..faces.options()?
         },
     })

@@ -104,6 +104,22 @@ pub fn update_tracks(tracks: &[Detection], found: Vec<Detection>, alpha: f64) ->
 struct Latency(Vec<f64>);
 
 impl Latency {
+    /// Median, p90, p99 and max, in ms.
+    fn summary_values(&self) -> String {
+        let mut v = self.0.clone();
+        if v.is_empty() {
+            return "-".into();
+        }
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        format!(
+            "median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
+            q(0.5),
+            q(0.9),
+            q(0.99)
+        )
+    }
+
     fn summary(&self) -> String {
         let mut v = self.0.clone();
         if v.is_empty() {
@@ -112,10 +128,11 @@ impl Latency {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         format!(
-            "{} frames, latency median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            "{} frames, latency median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             v.len(),
             q(0.5),
             q(0.9),
+            q(0.99),
             v[v.len() - 1]
         )
     }
@@ -150,7 +167,9 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         other => bail!("--yuv-range must be limited or full, got {other:?}"),
     };
     let in_bytes = format.frame_bytes(args.width, args.height)?;
-    let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, Input::Camera)?;
+    let mut pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, Input::Camera)?;
+    // Frames, not a frame's faces, are spread over the threads (below).
+    pipe.options.face_workers = 1;
     let n = pipe.options.upscale;
     // Fails early (before any frame is read) when the upscaled frames would be too large.
     if (args.width * n)
@@ -167,14 +186,6 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         );
     }
     pipe.policy.warm_up(pipe.policy.crop_size())?;
-    let mut stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
-    let mut buf = vec![0u8; in_bytes];
-    let mut bytes = Vec::new();
-    let mut tracks: Vec<Detection> = Vec::new();
-    let mut restored_tracks: Vec<lrpo_edge::pipeline::PlannedFace> = Vec::new();
-    let mut lat = Latency(Vec::new());
-    let mut frame_no = 0usize;
     eprintln!(
         "streaming {}x{} {} frames to {}x{} with {}; detector {}",
         args.width,
@@ -185,13 +196,203 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         pipe.policy.model_path().display(),
         pipe.detector.as_ref().map_or("none".into(), |d| d.name())
     );
+    // The reader (this thread) reads, converts and detects; `workers` writer threads restore,
+    // paste and convert whole frames, each its own frame, and write them in order. Frames are
+    // the unit of parallel work because they cost the same (a frame's faces do not: a 208 px
+    // face is three times a 128 px one), and tract's own threads barely help at face sizes,
+    // so tract runs single-threaded here. The queue holds at most one frame per worker, which
+    // bounds the latency and memory it adds.
+    let workers = args.policy.threads;
+    lrpo_edge::threads::set_threads(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(workers);
+    let shared = Writers::new(rx);
+    let started = Instant::now();
+    let read_result = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| shared.work(&pipe, format, range, args.stats_every)))
+            .collect();
+        let read_result = read_frames(&pipe, args, format, range, in_bytes, &tx);
+        drop(tx);
+        for h in handles {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        read_result
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let state = shared.state.into_inner().expect("writer state");
+    let fps = state.lat.0.len() as f64 / wall.max(1e-9);
+    let work = state.work.summary_values();
+    if let Some(e) = state.error {
+        return Err(e);
+    }
+    if state.stdout_closed {
+        eprintln!(
+            "stopped: stdout was closed after {} frames ({}, {fps:.1} frames/s)",
+            state.lat.0.len(),
+            state.lat.summary(),
+        );
+        return Ok(ExitCode::from(1));
+    }
+    // A read or detection error is reported after the frames before it were written.
+    read_result?;
+    eprintln!(
+        "done: {}, {fps:.1} frames/s on {workers} worker(s); work per frame (detect + restore, without queueing) {work}",
+        state.lat.summary()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A frame on its way from the reader to a writer.
+struct Job {
+    /// Its number in the stream (frames are written in this order).
+    index: usize,
+    /// When its bytes had been read (the latency clock starts here).
+    start: Instant,
+    /// Milliseconds the reader spent on it (conversion, detection).
+    read_ms: f64,
+    /// The frame (upscaled when asked), RGB `[3, H, W]`.
+    frame: ndarray::Array3<f32>,
+    /// The faces to restore in it.
+    faces: Vec<lrpo_edge::pipeline::PlannedFace>,
+    /// Faces tracked (for the statistics line).
+    tracked: usize,
+}
+
+/// What the writers share: the queue, whose turn it is to write, and the statistics.
+struct Writers {
+    /// `None` once the stream stopped: dropping the receiver wakes a reader blocked on a full
+    /// queue.
+    queue: std::sync::Mutex<Option<std::sync::mpsc::Receiver<Job>>>,
+    state: std::sync::Mutex<WriterState>,
+    turn: std::sync::Condvar,
+}
+
+struct WriterState {
+    /// The next frame to write.
+    next: usize,
+    /// Read-to-written milliseconds per frame.
+    lat: Latency,
+    /// Reader + writer milliseconds per frame (no waiting).
+    work: Latency,
+    /// Standard output was closed: nothing more is written.
+    stdout_closed: bool,
+    /// The first error a writer met: nothing more is written.
+    error: Option<anyhow::Error>,
+}
+
+impl Writers {
+    fn new(rx: std::sync::mpsc::Receiver<Job>) -> Self {
+        Writers {
+            queue: std::sync::Mutex::new(Some(rx)),
+            state: std::sync::Mutex::new(WriterState {
+                next: 0,
+                lat: Latency(Vec::new()),
+                work: Latency(Vec::new()),
+                stdout_closed: false,
+                error: None,
+            }),
+            turn: std::sync::Condvar::new(),
+        }
+    }
+
+    fn stopped(s: &WriterState) -> bool {
+        s.stdout_closed || s.error.is_some()
+    }
+
+    /// Drops the queue (the reader's next send fails) and wakes every writer.
+    fn stop(&self) {
+        self.turn.notify_all();
+        if let Ok(mut q) = self.queue.lock() {
+            *q = None;
+        }
+    }
+
+    /// One writer: takes frames until the queue ends or the stream stops, restores each and
+    /// writes it when its turn comes.
+    fn work(&self, pipe: &Pipeline, format: PixelFormat, range: YuvRange, stats_every: usize) {
+        loop {
+            let job = {
+                let q = self.queue.lock().expect("queue");
+                match q.as_ref().map(|rx| rx.recv()) {
+                    Some(Ok(job)) => job,
+                    _ => return,
+                }
+            };
+            let t = Instant::now();
+            let mut bytes = Vec::new();
+            let made = pipe
+                .restore_faces(&job.frame.view(), &job.faces)
+                .map_err(anyhow::Error::from)
+                .and_then(|(out, _)| Ok(from_rgb(&out.view(), format, range, &mut bytes)?));
+            let work_ms = job.read_ms + t.elapsed().as_secs_f64() * 1e3;
+            let mut s = self.state.lock().expect("writer state");
+            while s.next != job.index && !Self::stopped(&s) {
+                s = self.turn.wait(s).expect("writer state");
+            }
+            if Self::stopped(&s) {
+                drop(s);
+                self.stop();
+                return;
+            }
+            if let Err(e) = made {
+                s.error = Some(e.context(format!("frame {}", job.index)));
+                drop(s);
+                self.stop();
+                return;
+            }
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => s.stdout_closed = true,
+                Err(e) => {
+                    s.error = Some(anyhow::Error::from(e).context("writing frames to stdout"))
+                }
+            }
+            if !Self::stopped(&s) {
+                s.lat.0.push(job.start.elapsed().as_secs_f64() * 1e3);
+                s.work.0.push(work_ms);
+                if stats_every > 0 && s.lat.0.len().is_multiple_of(stats_every) {
+                    eprintln!("{} ({} face(s) tracked)", s.lat.summary(), job.tracked);
+                }
+            }
+            s.next += 1;
+            let stopped = Self::stopped(&s);
+            drop(s);
+            if stopped {
+                self.stop();
+                return;
+            }
+            self.turn.notify_all();
+        }
+    }
+}
+
+/// The reader stage: reads frames until the end of stdin (or until the writer stops taking
+/// them), detects faces every `--detect-every` frames and tracks them in between.
+fn read_frames(
+    pipe: &Pipeline,
+    args: &StreamArgs,
+    format: PixelFormat,
+    range: YuvRange,
+    in_bytes: usize,
+    tx: &std::sync::mpsc::SyncSender<Job>,
+) -> Result<()> {
+    let n = pipe.options.upscale;
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0u8; in_bytes];
+    let mut tracks: Vec<Detection> = Vec::new();
+    let mut restored_tracks: Vec<lrpo_edge::pipeline::PlannedFace> = Vec::new();
+    let mut frame_no = 0usize;
     while read_frame(&mut stdin, &mut buf, frame_no)? {
         let start = Instant::now();
         let input = to_rgb(&buf, args.width, args.height, format, range)?;
-        let upscaled = (n > 1)
-            .then(|| upscale_frame(&input.view(), n))
-            .transpose()?;
-        let frame = upscaled.as_ref().unwrap_or(&input);
+        let frame = if n > 1 {
+            upscale_frame(&input.view(), n)?
+        } else {
+            input.clone()
+        };
         if frame_no.is_multiple_of(args.detect_every) {
             let found = select_faces(
                 pipe.detect(&input.view())?,
@@ -208,25 +409,19 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
                 .collect();
             restored_tracks = pipe.gate_faces(&frame.view(), scaled)?.0;
         }
-        let (out, _) = pipe.restore_faces(&frame.view(), &restored_tracks)?;
-        from_rgb(&out.view(), format, range, &mut bytes)?;
-        match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                eprintln!(
-                    "stopped: stdout was closed after {frame_no} frames ({})",
-                    lat.summary()
-                );
-                return Ok(ExitCode::from(1));
-            }
-            Err(e) => return Err(e).context("writing frames to stdout"),
+        let job = Job {
+            index: frame_no,
+            start,
+            read_ms: start.elapsed().as_secs_f64() * 1e3,
+            frame,
+            faces: restored_tracks.clone(),
+            tracked: tracks.len(),
+        };
+        if tx.send(job).is_err() {
+            // The writer stopped (stdout closed or an error): it reports why.
+            break;
         }
-        lat.0.push(start.elapsed().as_secs_f64() * 1e3);
         frame_no += 1;
-        if args.stats_every > 0 && frame_no.is_multiple_of(args.stats_every) {
-            eprintln!("{} ({} face(s) tracked)", lat.summary(), tracks.len());
-        }
     }
-    eprintln!("done: {}", lat.summary());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -331,6 +331,31 @@ fn area_resize_transposed(src: &Planes, dh: usize, dw: usize, round: bool) -> Pl
     out
 }
 
+/// The image shrunk by `k` in both directions by `k × k` block means (INTER_AREA for an
+/// integer factor), the last partial rows and columns dropped; values are not rounded.
+fn block_mean(img: &Planes, k: usize) -> Planes {
+    let (dh, dw) = ((img.h / k).max(1), (img.w / k).max(1));
+    let (kh, kw) = (k.min(img.h), k.min(img.w));
+    let mut out = Planes::zeros(img.c, dh, dw);
+    let mut acc = vec![0.0f32; img.w];
+    let inv = 1.0 / (kh * kw) as f32;
+    for ch in 0..img.c {
+        for dy in 0..dh {
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            for y in dy * kh..(dy + 1) * kh {
+                for (a, v) in acc.iter_mut().zip(img.row(ch, y)) {
+                    *a += v;
+                }
+            }
+            let orow = &mut out.data[(ch * dh + dy) * dw..(ch * dh + dy + 1) * dw];
+            for (o, block) in orow.iter_mut().zip(acc.chunks_exact(kw)) {
+                *o = block.iter().sum::<f32>() * inv;
+            }
+        }
+    }
+    out
+}
+
 /// Interleaves a 3-plane width-major 8-bit image (`[3, W, H]`, from
 /// [`area_resize_transposed`]) into `dst` as `[W, H, 3]`, the networks' input layout,
 /// normalised to `(v − 127.5) / 128`.
@@ -517,13 +542,24 @@ impl Mtcnn {
         }
         let mut total: Vec<Cand> = Vec::new();
         times.levels = scales.len();
+        // Every level shrinks the frame by at least `k`: shrink it once by k × k block means
+        // and resize the levels from that (each level then reads k² fewer pixels). k = 1
+        // (no pre-shrink, exactly the package's pyramid) whenever a level is larger than half
+        // the frame, as for stills at the default 20 px minimum.
+        let t = std::time::Instant::now();
+        let k = scales
+            .first()
+            .map_or(1, |s| (1.0 / s).floor().max(1.0) as usize);
+        let shrunk = (k >= 2).then(|| block_mean(img, k));
+        let source = shrunk.as_ref().unwrap_or(img);
+        times.pyramid_ms += ms_since(t);
         for scale in scales {
             let t = std::time::Instant::now();
             let (ws, hs) = (
                 (w as f64 * scale).ceil() as usize,
                 (h as f64 * scale).ceil() as usize,
             );
-            let level = area_resize_transposed(img, hs, ws, true);
+            let level = area_resize_transposed(source, hs, ws, true);
             let mut x = Array4::<f32>::zeros((1, ws, hs, 3));
             write_network_input(&level, x.as_slice_mut().expect("standard layout"));
             times.pyramid_ms += ms_since(t);
@@ -847,6 +883,21 @@ mod tests {
         let f = ndarray::Array3::from_shape_fn((3, 1, 256), |(_, _, x)| x as f32 / 255.0);
         let p = Planes::from_frame(&f.view());
         assert!(p.row(1, 0).iter().enumerate().all(|(k, &v)| v == k as f32));
+    }
+
+    #[test]
+    fn block_means_average_k_by_k_blocks() {
+        let img = gray(5, 7, |y, x| (y * 7 + x) as f32);
+        let b = block_mean(&img, 2);
+        assert_eq!((b.h, b.w), (2, 3));
+        // Block (1, 2): rows 2-3, columns 4-5.
+        assert_eq!(b.data[3 + 2], (18.0 + 19.0 + 25.0 + 26.0) / 4.0);
+        // An integer shrink by block means equals the area resize to the same size.
+        let img = gray(6, 9, |y, x| ((y * 31 + x * 17) % 23) as f32);
+        let (b, r) = (block_mean(&img, 3), cv2_area_resize(&img, 2, 3, false));
+        for (p, q) in b.data.iter().zip(&r.data) {
+            assert!((p - q).abs() < 1e-4, "{p} vs {q}");
+        }
     }
 
     #[test]
