@@ -2,6 +2,7 @@
 at several face sizes and thread counts; writes benchmarks/edge.md.
 
     python tools/bench_edge.py --edge target/release/lrpo-edge --model M.onnx [--label TEXT]
+        [--json OUT.json] [--out REPORT.md]
 
 Needs `onnxruntime` and `numpy` (scratch virtualenv). For every (size, threads) pair and every
 round, tract runs `--runs` timed restorations in a fresh `lrpo-edge bench` process (after its
@@ -11,6 +12,7 @@ the median over rounds of the per-round medians. The FLOP count is tract's own c
 multiply-accumulates in the graph, times two.
 """
 import argparse
+import json
 import os
 import re
 import statistics
@@ -31,7 +33,8 @@ def tract_ms(edge, model, size, threads, runs, warmup):
     med = float(re.search(r"median ([0-9.]+) ms", out).group(1))
     gflop = float(re.search(r"([0-9.]+) GFLOP per run", out).group(1))
     rss = re.search(r"peak RSS ([0-9.]+) MiB", out)
-    return med, gflop, float(rss.group(1)) if rss else float("nan")
+    kernels = re.search(r"tract kernels: (.*)", out)
+    return med, gflop, float(rss.group(1)) if rss else float("nan"), kernels.group(1).strip() if kernels else ""
 
 
 def main():
@@ -44,7 +47,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--out", default="benchmarks/edge.md")
+    ap.add_argument("--out", default=None, help="also write a Markdown table here")
+    ap.add_argument("--json", default=None, help="write the results here")
     a = ap.parse_args()
     sessions = {}
     for t in a.threads:
@@ -60,10 +64,10 @@ def main():
             x = np.random.default_rng(r).random((1, 3, size, size), dtype=np.float32)
             for t in a.threads:
                 key = (size, t)
-                d = res.setdefault(key, {"tract": [], "ort": [], "gflop": 0.0, "rss": 0.0})
-                tm, gflop, rss = tract_ms(a.edge, a.model, size, t, a.runs, a.warmup)
+                d = res.setdefault(key, {"tract": [], "ort": [], "gflop": 0.0, "rss": 0.0, "kernels": ""})
+                tm, gflop, rss, kernels = tract_ms(a.edge, a.model, size, t, a.runs, a.warmup)
                 d["tract"].append(tm)
-                d["gflop"], d["rss"] = gflop, rss
+                d["gflop"], d["rss"], d["kernels"] = gflop, rss, kernels
                 s = sessions[t]
                 for _ in range(a.warmup):
                     s.run(None, {name: x})
@@ -94,8 +98,18 @@ def main():
         a76 = d["gflop"] * 1e9 / (A76_FLOP_PER_CYCLE * A76_GHZ * 1e9 * t) * 1e3
         lines.append(f"| {size}² | {t} | {d['gflop']:.3f} | {tm:.2f} | {om:.2f} | {tm / om:.2f}× | {d['rss']:.0f} | {a76:.1f} |")
     lines += ["", f"Reproduce: `python tools/bench_edge.py --edge target/release/lrpo-edge --model {a.model}`" + (f" --label \"{a.label}\"" if a.label else "") + "."]
-    with open(a.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    if a.json:
+        rows = [{"model": a.model, "size": size, "threads": t, "gflop": d["gflop"],
+                 "tract_ms": statistics.median(d["tract"]), "ort_ms": statistics.median(d["ort"]),
+                 "tract_rss_mib": d["rss"], "kernels": d["kernels"]}
+                for (size, t), d in sorted(res.items())]
+        doc = {"cpu": cpu, "cores": os.cpu_count(), "onnxruntime": ort.__version__,
+               "rounds": a.rounds, "runs": a.runs, "warmup": a.warmup, "rows": rows}
+        with open(a.json, "w") as f:
+            json.dump(doc, f, indent=1)
     print("\n".join(lines))
 
 

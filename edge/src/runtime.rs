@@ -137,6 +137,38 @@ impl Policy {
         Ok(self.model.fma_count(&shapes)?)
     }
 
+    /// The matrix-multiplication kernels tract's plan for a `side × side` crop uses (e.g.
+    /// `avx512_mmm_f32_16x12`, `arm64simd_mmm_i32_8x8`), each once, in plan order: which
+    /// kernels a CPU gets decides whether int8 pays on it.
+    pub fn kernels(&self, side: usize) -> Result<Vec<String>> {
+        let img = vec![1, 3, side, side];
+        let shapes: Vec<Vec<usize>> = self
+            .model
+            .input_names()
+            .iter()
+            .map(|n| if n == "t" { vec![1] } else { img.clone() })
+            .collect();
+        let mut found: Vec<String> = Vec::new();
+        for line in self.model.plan_summary(&shapes)? {
+            let mut rest = line.as_str();
+            while let Some(at) = rest.find("with [") {
+                rest = &rest[at + 6..];
+                let Some(end) = rest.find(']') else { break };
+                for k in rest[..end]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                {
+                    if !found.iter().any(|f| f == k) {
+                        found.push(k.to_string());
+                    }
+                }
+                rest = &rest[end..];
+            }
+        }
+        Ok(found)
+    }
+
     /// Builds (and caches) tract's plan for a crop side, so the first face is not slowed down.
     pub fn warm_up(&self, side: usize) -> Result<()> {
         let img = Array3::<f32>::from_elem((3, side, side), 0.5);

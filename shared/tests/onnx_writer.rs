@@ -323,7 +323,7 @@ fn quantize_dequantize_round_trip_per_tensor_and_per_channel() {
 
 #[test]
 fn qlinear_conv_matches_integer_arithmetic() {
-    // u8 activations, i8 per-channel weights, i32 bias, u8 output.
+    // u8 activations, i8 per-channel weights (the op allows them), i32 bias, u8 output.
     let x = nchw([1, 3, 6, 6], 12).mapv(|v| (v * 0.5).clamp(-1.0, 1.0));
     let w = nchw([4, 3, 3, 3], 13).mapv(|v| v * 0.2);
     let (xs, xz) = (2.0f32 / 255.0, 128u8);

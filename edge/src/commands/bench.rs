@@ -73,6 +73,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
     let peak = peak_rss_mib();
     let fma = policy.fma_per_run(size)?;
+    let kernels = policy.kernels(size)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -89,5 +90,6 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         peak.map_or("n/a".into(), |m| format!("{m:.1} MiB")),
         before.map_or("n/a".into(), |m| format!("{m:.1} MiB")),
     )?;
+    writeln!(out, "tract kernels: {}", kernels.join(", "))?;
     Ok(ExitCode::SUCCESS)
 }

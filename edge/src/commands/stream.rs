@@ -101,6 +101,39 @@ pub fn update_tracks(tracks: &[Detection], found: Vec<Detection>, alpha: f64) ->
         .collect()
 }
 
+/// A tracked face keeps the crop side it was restored at while its new side is within this
+/// fraction of it: the side then changes only when the face's size really does, so a face is
+/// not restored at a new resolution (a visible change, and a new tract plan of 20–30 ms) every
+/// time detection jitters by a few pixels.
+pub const SIDE_HYSTERESIS: f64 = 0.125;
+
+/// The newly planned faces, each keeping the side of the previous plan's face it overlaps
+/// (IoU > 0.3) when its own side is within [`SIDE_HYSTERESIS`] of that side.
+pub fn keep_sides(
+    previous: &[lrpo_edge::pipeline::PlannedFace],
+    planned: Vec<lrpo_edge::pipeline::PlannedFace>,
+) -> Vec<lrpo_edge::pipeline::PlannedFace> {
+    planned
+        .into_iter()
+        .map(|mut p| {
+            let old = previous
+                .iter()
+                .filter(|o| o.detection.iou(&p.detection) > 0.3)
+                .max_by(|a, b| {
+                    a.detection
+                        .iou(&p.detection)
+                        .total_cmp(&b.detection.iou(&p.detection))
+                });
+            if let Some(o) = old
+                && (p.side as f64 - o.side as f64).abs() <= SIDE_HYSTERESIS * o.side as f64
+            {
+                p.side = o.side;
+            }
+            p
+        })
+        .collect()
+}
+
 struct Latency(Vec<f64>);
 
 impl Latency {
@@ -407,7 +440,8 @@ fn read_frames(
                 .iter()
                 .map(|t| scale_detection(t, n as f64))
                 .collect();
-            restored_tracks = pipe.gate_faces(&frame.view(), scaled)?.0;
+            let planned = pipe.gate_faces(&frame.view(), scaled)?.0;
+            restored_tracks = keep_sides(&restored_tracks, planned);
         }
         let job = Job {
             index: frame_no,
@@ -424,4 +458,37 @@ fn read_frames(
         frame_no += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lrpo_edge::pipeline::PlannedFace;
+
+    fn face(x: f64, side: usize) -> PlannedFace {
+        PlannedFace {
+            detection: Detection {
+                bbox: [x, 10.0, x + 100.0, 110.0],
+                score: 1.0,
+                landmarks: [[x + 30.0, 40.0]; 5],
+            },
+            side,
+        }
+    }
+
+    #[test]
+    fn tracked_faces_keep_their_side_until_their_size_really_changes() {
+        let previous = vec![face(0.0, 152), face(400.0, 208)];
+        let sides = |planned: Vec<PlannedFace>| -> Vec<usize> {
+            keep_sides(&previous, planned)
+                .iter()
+                .map(|p| p.side)
+                .collect()
+        };
+        // Jitter within 12.5 %: the old sides stay.
+        assert_eq!(sides(vec![face(3.0, 160), face(402.0, 200)]), [152, 208]);
+        // A real change (152 → 176 is +16 %), and a face that overlaps nothing: their own.
+        assert_eq!(sides(vec![face(2.0, 176), face(200.0, 156)]), [176, 156]);
+        assert!(keep_sides(&[], vec![face(0.0, 128)])[0].side == 128);
+    }
 }

@@ -1,5 +1,5 @@
 //! The int8 export: every convolution's input and output range measured on calibration faces
-//! (post-training quantisation, per-channel weights), the QLinearConv graph written with its
+//! (post-training quantisation, one weight scale per convolution), the QLinearConv graph written with its
 //! card, and checked in tract against the f32 export (PSNR) and for integer kernels in its plan.
 
 use crate::error::{Error, Result, ensure_or};

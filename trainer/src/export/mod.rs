@@ -103,7 +103,7 @@ pub fn export<B: PolicyBackend>(
             &cfg,
             &format!("{name}_int8"),
             Quantization::Int8 {
-                per_channel: true,
+                per_channel: false,
                 calibration_images: inputs.len() as u32,
             },
             run,

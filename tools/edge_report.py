@@ -1,0 +1,156 @@
+"""benchmarks/edge.md from the raw results scripts/benchmark-edge.sh writes into benchmarks/edge/.
+
+    python tools/edge_report.py benchmarks/edge > benchmarks/edge.md
+
+Reads detect-*.json (lrpo-edge bench-detect), runtime-*.json (tools/bench_edge.py),
+profile-*.txt (the profile_onnx example) and stream*.txt (lrpo-edge stream's last line). Files
+named *-before* are the same measurements of an earlier build, kept for comparison.
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def detection(d, lines):
+    lines += [
+        "## Face detection per camera frame",
+        "",
+        "`lrpo-edge bench-detect`: every photo of the face set's source table placed in a frame of each size "
+        "(shrunk to fit when larger, centred on gray), detection timed 3 times after one untimed run; per frame "
+        "size the median, 90th percentile and maximum over the photos, and the median of each stage. Recall: "
+        "labelled faces (the table's hand-placed centres) with a detection within one eye distance; unmatched: "
+        "detections near no label. `min face auto` is the camera default (`stream`): 20 px or a tenth of the "
+        "frame's shorter side, whichever is larger; stills (`restore`) keep 20 px.",
+        "",
+        "| build | min face | threads | frame | median ms | p90 ms | max ms | convert | pyramid | P-Net | R-Net | O-Net | found | unmatched |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    files = sorted(glob.glob(os.path.join(d, "detect-*.json")), key=lambda p: ("before" not in p, p))
+    for path in files:
+        doc = load(path)
+        name = os.path.basename(path)
+        build = "before" if "before" in name else "now"
+        cfg = doc["config"]
+        frac = cfg.get("min_face_fraction")
+        minf = f"{cfg['min_face']:g} px" if not frac else f"auto ({cfg['min_face']:g} px or {frac:g} × short side)"
+        for fr in doc["frames"]:
+            st = fr["stage_ms"]
+            lines.append(
+                f"| {build} | {minf} | {doc['threads']} | {fr['frame'][0]}×{fr['frame'][1]} | {fr['median_ms']:.1f} | "
+                f"{fr['p90_ms']:.1f} | {fr['max_ms']:.1f} | {st[0]:.1f} | {st[1]:.1f} | {st[2]:.1f} | {st[3]:.1f} | "
+                f"{st[4]:.1f} | {fr['found']}/{fr['labelled']} | {fr['unmatched']} |"
+            )
+    lines.append("")
+
+
+def runtime(d, lines):
+    files = sorted(glob.glob(os.path.join(d, "runtime-*.json")), key=lambda p: ("before" not in p, p))
+    if not files:
+        return
+    first = load(files[0])
+    lines += [
+        "## tract against onnxruntime on the shipped students",
+        "",
+        f"`tools/bench_edge.py`: {first['cpu']}, {first['cores']} cores; onnxruntime {first['onnxruntime']} "
+        f"(CPU provider, sequential); median over {first['rounds']} interleaved rounds of the median of "
+        f"{first['runs']} runs after {first['warmup']} warm-up runs. Kernels: the matrix kernels in tract's plan.",
+        "",
+        "| model | face | threads | GFLOP | tract ms | onnxruntime ms | tract / onnxruntime | tract kernels |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for path in files:
+        doc = load(path)
+        label = os.path.basename(path)[len("runtime-"):-len(".json")]
+        for r in doc["rows"]:
+            lines.append(
+                f"| {label} | {r['size']}² | {r['threads']} | {r['gflop']:.3f} | {r['tract_ms']:.2f} | "
+                f"{r['ort_ms']:.2f} | {r['tract_ms'] / r['ort_ms']:.2f}× | {r['kernels']} |"
+            )
+    lines.append("")
+
+
+def profiles(d, lines):
+    for path in sorted(glob.glob(os.path.join(d, "profile-*.txt"))):
+        text = open(path).read().splitlines()
+        head = [l for l in text if not re.match(r"^\s*[0-9.]+ ms", l)]
+        rows = []
+        for l in text:
+            m = re.match(r"^\s*([0-9.]+) ms\s+([0-9.]+)%\s+(\S+): (\S+)", l)
+            if m:
+                rows.append((float(m.group(1)), m.group(3), m.group(4)))
+        by_op = {}
+        for ms, _, op in rows:
+            by_op[op] = by_op.get(op, 0.0) + ms
+        total = sum(by_op.values()) or 1.0
+        lines += [f"## tract's profile: {os.path.basename(path)[len('profile-'):-4]}", ""]
+        lines += [f"{h}  " for h in head]
+        lines += ["", "| operator | ms | share |", "|---|---:|---:|"]
+        for op, ms in sorted(by_op.items(), key=lambda kv: -kv[1])[:10]:
+            lines.append(f"| {op} | {ms:.2f} | {100 * ms / total:.0f} % |")
+        lines += ["", "| slowest nodes | ms |", "|---|---:|"]
+        for ms, name, op in sorted(rows, reverse=True)[:6]:
+            lines.append(f"| {name}: {op} | {ms:.2f} |")
+        lines.append("")
+
+
+def stream(d, lines):
+    files = sorted(glob.glob(os.path.join(d, "stream*.txt")), key=lambda p: ("before" not in p, p))
+    if not files:
+        return
+    lines += [
+        "## `lrpo-edge stream`, 640×480, two faces",
+        "",
+        "`tools/stream_clip.py`: two bundled photos side by side with a seeded camera shake; `--detail-gate off` "
+        "so both faces (152 and 208 px) are restored in every frame; detection every 5 frames. `camera`: frames "
+        "fed at 30 frames/s (a live camera: latency is arrival to output); `file`: fed as fast as they are taken "
+        "(throughput; latency then includes the frames queued ahead).",
+        "",
+        "| build | threads | feed | frames/s | latency median / p90 / p99 ms | work per frame median / p90 / p99 ms |",
+        "|---|---:|---|---:|---|---|",
+    ]
+    for path in files:
+        build = "before" if "before" in os.path.basename(path) else "now"
+        for l in open(path):
+            m = re.match(r"threads=(\d+) feed=(\w+) (.*)", l.strip())
+            if not m:
+                continue
+            rest = m.group(3)
+            fps = re.search(r"([0-9.]+) frames/s", rest)
+            lat = re.search(r"latency median ([0-9.]+) ms, p90 ([0-9.]+) ms(?:, p99 ([0-9.]+) ms)?", rest)
+            work = re.search(r"work per frame.*?median ([0-9.]+) ms, p90 ([0-9.]+) ms, p99 ([0-9.]+) ms", rest)
+            lines.append(
+                f"| {build} | {m.group(1)} | {m.group(2)} | {fps.group(1) if fps else '-'} | "
+                f"{' / '.join(g or '-' for g in lat.groups()) if lat else '-'} | "
+                f"{' / '.join(work.groups()) if work else '-'} |"
+            )
+    lines.append("")
+
+
+def main():
+    d = sys.argv[1]
+    lines = [
+        "# Edge runtime speed",
+        "",
+        "Regenerated by `scripts/benchmark-edge.sh` (raw results in `benchmarks/edge/`). All on this machine's "
+        "CPU; rows marked `before` are the same measurements of the build before the changes they compare with.",
+        "",
+    ]
+    detection(d, lines)
+    runtime(d, lines)
+    profiles(d, lines)
+    stream(d, lines)
+    notes = os.path.join(d, "NOTES.md")
+    if os.path.exists(notes):
+        lines += [open(notes).read().rstrip(), ""]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
