@@ -8,13 +8,14 @@
 #    scripts/build-face-set.sh, in FACES);
 # 2. tract against onnxruntime on the shipped students, f32 and int8, at 64, 128 and 256 px
 #    (tools/bench_edge.py), with the kernels tract picked;
-# 3. tract's per-node profile of the shipped students (the `profile_onnx` example);
+# 3. tract's per-node profile of the shipped students (the `profile_onnx` example), and each of
+#    the student's convolution shapes alone in tract and onnxruntime (tools/conv_gap.py);
 # 4. `lrpo-edge stream` at 640x480 with two faces (tools/stream_clip.py), fed at 30 frames/s as a
 #    camera would and as fast as it takes them, on 1 and 2 threads.
 #
 #     PYTHON=/path/to/venv/bin/python scripts/benchmark-edge.sh
 #
-# PYTHON needs onnxruntime, numpy and Pillow (a scratch virtualenv); FACES defaults to
+# PYTHON needs onnxruntime, onnx, numpy and Pillow (a scratch virtualenv); FACES defaults to
 # runs/face-set/sources. Optional comparisons with an earlier build: BEFORE=path/to/old/lrpo-edge
 # (its `stream` rows; `bench-detect` is newer than such builds, so earlier detection results
 # are kept as benchmarks/edge/detect-before-*.json), BEFORE_INT8=path/to/old_int8.onnx (with
@@ -51,9 +52,10 @@ if [ -n "${BEFORE_INT8:-}" ]; then
     --threads 1 2 --json "$out/runtime-before-int8.json" > /dev/null
 fi
 
-echo "== per-node profiles"
+echo "== per-node profiles, and each convolution shape alone"
 "$profile" models/gt_student.onnx 1,3,256,256 --runs 10 > "$out/profile-gt_student-256.txt"
 "$profile" models/gt_student_int8.onnx 1,3,128,128 --runs 10 > "$out/profile-gt_student_int8-128.txt"
+"$PYTHON" tools/conv_gap.py --profile "$profile" --json "$out/conv-gap.json"
 
 echo "== stream"
 "$PYTHON" tools/stream_clip.py make "$work/clip.rgb" --frames 150

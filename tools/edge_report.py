@@ -100,6 +100,32 @@ def profiles(d, lines):
         lines.append("")
 
 
+def conv_gap(d, lines):
+    path = os.path.join(d, "conv-gap.json")
+    if not os.path.exists(path):
+        return
+    doc = load(path)
+    lines += [
+        "## Each convolution of the student alone (256² face, one thread)",
+        "",
+        "`tools/conv_gap.py`: a one-node ONNX graph per convolution shape, timed in tract as it plans it by "
+        "default (`default`: its direct spatial convolution where it picks one, which it does for the layers "
+        "whose output rows are long), with the direct convolution disabled (`TRACT_DISABLE_DIRECT_SPATIAL=1`: "
+        f"im2col + matrix product), and in onnxruntime {doc['onnxruntime']}; GMAC/s = multiply-accumulates per second.",
+        "",
+        "| layer | channels | input | stride | MMAC | tract default ms (GMAC/s) | tract im2col ms (GMAC/s) | onnxruntime ms (GMAC/s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in doc["rows"]:
+        g = lambda ms: r["mmac"] / ms
+        lines.append(
+            f"| {r['layer']} | {r['cin']}→{r['cout']} | {r['side']}² | {r['stride']} | {r['mmac']:.1f} | "
+            f"{r['tract_direct_ms']:.2f} ({g(r['tract_direct_ms']):.0f}) | {r['tract_im2col_ms']:.2f} ({g(r['tract_im2col_ms']):.0f}) | "
+            f"{r['ort_ms']:.2f} ({g(r['ort_ms']):.0f}) |"
+        )
+    lines.append("")
+
+
 def stream(d, lines):
     files = sorted(glob.glob(os.path.join(d, "stream*.txt")), key=lambda p: ("before" not in p, p))
     if not files:
@@ -145,6 +171,7 @@ def main():
     detection(d, lines)
     runtime(d, lines)
     profiles(d, lines)
+    conv_gap(d, lines)
     stream(d, lines)
     notes = os.path.join(d, "NOTES.md")
     if os.path.exists(notes):
