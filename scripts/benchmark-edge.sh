@@ -11,7 +11,10 @@
 # 3. tract's per-node profile of the shipped students (the `profile_onnx` example), and each of
 #    the student's convolution shapes alone in tract and onnxruntime (tools/conv_gap.py);
 # 4. `lrpo-edge stream` at 640x480 with two faces (tools/stream_clip.py), fed at 30 frames/s as a
-#    camera would and as fast as it takes them, on 1 and 2 threads.
+#    camera would and as fast as it takes them, on 1 and 2 threads;
+# 5. flicker (tools/stream_clip.py flicker) on a static camera clip with sensor noise, for
+#    landmark smoothing and detection intervals, and with the landmarks of the first frame kept
+#    (the floor: only the input's noise moves the output).
 #
 #     PYTHON=/path/to/venv/bin/python scripts/benchmark-edge.sh
 #
@@ -79,6 +82,17 @@ stream_rows "$edge" "$out/stream.txt"
 if [ -n "${BEFORE:-}" ]; then
   stream_rows "$BEFORE" "$out/stream-before.txt"
 fi
+
+echo "== flicker on a static camera (sensor noise of 2 levels)"
+"$PYTHON" tools/stream_clip.py make "$work/static.rgb" --frames 60 --shake 0 --noise 2
+: > "$out/flicker.txt"
+for setting in "1 1" "1 5" "0.5 1" "0.5 5" "0.25 1" "0.25 5" "1 100000"; do
+  set -- $setting
+  "$edge" stream --width 640 --height 480 --detail-gate off --stats-every 0 --smoothing "$1" \
+    --detect-every "$2" < "$work/static.rgb" > "$work/static-out.rgb" 2>/dev/null
+  echo "smoothing=$1 detect_every=$2 $("$PYTHON" tools/stream_clip.py flicker "$work/static.rgb" "$work/static-out.rgb")" \
+    | tee -a "$out/flicker.txt"
+done
 
 "$PYTHON" tools/edge_report.py "$out" > benchmarks/edge.md
 echo "wrote benchmarks/edge.md"

@@ -159,6 +159,30 @@ def stream(d, lines):
     lines.append("")
 
 
+def flicker(d, lines):
+    path = os.path.join(d, "flicker.txt")
+    if not os.path.exists(path):
+        return
+    lines += [
+        "## Flicker on a static camera",
+        "",
+        "`tools/stream_clip.py make --shake 0 --noise 2` (60 frames, the two faces still, Gaussian sensor noise of "
+        "2 levels), restored by `stream --detail-gate off`; `tools/stream_clip.py flicker`: mean absolute "
+        "difference between consecutive frames in the restored region, in 8-bit levels. The restorer removes "
+        "part of the noise (output below input); landmark jitter from detection adds flicker back. `smoothing` "
+        "is the weight of new landmarks (1 = none); detection every 100000 frames keeps the first frame's "
+        "landmarks: the floor, where only the input's noise moves the output.",
+        "",
+        "| smoothing | detect every | output | input | output / input |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for l in open(path):
+        m = re.match(r"smoothing=(\S+) detect_every=(\S+) .*output ([0-9.]+), input ([0-9.]+).*\(output / input ([0-9.]+)\)", l)
+        if m:
+            lines.append("| " + " | ".join(m.groups()) + " |")
+    lines.append("")
+
+
 def main():
     d = sys.argv[1]
     lines = [
@@ -173,6 +197,7 @@ def main():
     profiles(d, lines)
     conv_gap(d, lines)
     stream(d, lines)
+    flicker(d, lines)
     notes = os.path.join(d, "NOTES.md")
     if os.path.exists(notes):
         lines += [open(notes).read().rstrip(), ""]

@@ -755,8 +755,12 @@ photo = [
     )
     .unwrap();
     let json = dir.join("detect.json");
+    // The shipped detector named explicitly: CI builds the binary outside the tree.
+    let detector = faces().join("../../models/mtcnn");
     let out = bin()
         .args(["bench-detect", "--runs", "1", "--frame", "640x480,320x240"])
+        .arg("--detector")
+        .arg(&detector)
         .arg("--sources")
         .arg(&table)
         .arg("--photos")
@@ -795,6 +799,8 @@ photo = [
     .unwrap();
     let out = bin()
         .args(["bench-detect", "--runs", "1", "--frame", "640x480"])
+        .arg("--detector")
+        .arg(&detector)
         .arg("--sources")
         .arg(&table)
         .arg("--photos")
