@@ -18,7 +18,8 @@
 #      seed 7);
 #   3. time per 128 x 128 face, 1 and 2 threads, MODEL and F32 (`lrpo-edge bench`).
 # RESULTS_DIR (default target/quality) keeps every report; benchmarks/quality.md the summary.
-# Needs release binaries: cargo build --release -p lrpo-edge.
+# Needs release binaries: cargo build --release -p lrpo-edge. PYTHON (default python3) writes
+# the summary; with Pillow it also draws the contact sheets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set_dir="${1:?usage: scripts/benchmark-quality.sh FACESET_DIR SOURCES_DIR [RESULTS_DIR]}"
@@ -59,11 +60,11 @@ rm -rf "$res/photos-degraded"
 : >"$res/bench.txt"
 for m in "$model" "$f32"; do
   for t in 1 2; do
-    "$E" bench --model "$m" --size 128 --threads "$t" --runs 30 | tail -1 >>"$res/bench.txt"
+    "$E" bench --model "$m" --size 128 --threads "$t" --runs 30 | grep -m1 ' median ' >>"$res/bench.txt"
   done
 done
 
-python3 - "$res" "$model" "$f32" "$*" <<'PY'
+"${PYTHON:-python3}" - "$res" "$model" "$f32" "$*" <<'PY'
 import json, re, sys, statistics
 res, model, f32, args = sys.argv[1:5]
 syn = json.load(open(f"{res}/synthetic-128/report.json"))

@@ -12,13 +12,14 @@
 use crate::error::{Error, Result};
 use crate::runtime::Policy;
 use lrpo_shared::align::{
-    Border, Interp, Landmarks, Similarity, face_to_crop, paste_back, warp_to_crop,
+    Border, Interp, Landmarks, MaskShape, Similarity, face_to_crop, paste_back, paste_mask,
+    warp_to_crop,
 };
 use lrpo_shared::card::{ModelKind, PolicyCard};
 use lrpo_shared::image::check_rgb;
 use lrpo_shared::onnx::detect::{Detection, FaceDetector};
 use lrpo_shared::resize::{Filter, resize, resize_antialiased};
-use ndarray::{Array3, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView3};
 use std::time::Instant;
 
 /// Which faces to restore and how to blend them.
@@ -30,6 +31,8 @@ pub struct PipelineOptions {
     pub max_faces: Option<usize>,
     /// Width of the blend's soft edge as a fraction of the crop side (0–0.5). Default 0.1.
     pub feather: f64,
+    /// Where a restored face is pasted: the face ellipse (default) or the whole square crop.
+    pub mask: MaskShape,
     /// The detail gate in dB (`None`: off). A face larger than the policy's size is shrunk to
     /// that size and enlarged back; when that round trip keeps it within this PSNR, the face
     /// holds no detail finer than the policy's size and is restored there, at the scale the
@@ -154,6 +157,7 @@ impl Default for PipelineOptions {
             only_center_face: false,
             max_faces: None,
             feather: 0.1,
+            mask: MaskShape::Face,
             detail_gate: Some(DEFAULT_DETAIL_GATE_DB),
             upscale: 1,
             detect_max_side: Some(DEFAULT_DETECT_MAX_SIDE),
@@ -389,13 +393,26 @@ impl Pipeline {
         restored: Vec<(FaceResult, Similarity)>,
     ) -> Result<Vec<FaceResult>> {
         let mut results = Vec::with_capacity(restored.len());
+        let mut masks: Vec<(usize, Array2<f32>)> = Vec::new();
         for (r, t) in restored {
+            let side = r.restored.shape()[1];
+            if !masks.iter().any(|(s, _)| *s == side) {
+                masks.push((
+                    side,
+                    paste_mask(side, self.options.feather, self.options.mask),
+                ));
+            }
+            let mask = &masks
+                .iter()
+                .find(|(s, _)| *s == side)
+                .expect("just added")
+                .1;
             paste_back(
                 &mut out.view_mut(),
                 &r.restored.view(),
                 &t,
                 Interp::Bicubic,
-                self.options.feather,
+                &mask.view(),
             )?;
             results.push(r);
         }

@@ -265,7 +265,9 @@ fn the_default_policy_improves_the_bundled_low_quality_scene() {
         "default policy on montage_lq: PSNR to clean {before:.2} -> {after:.2} dB (frame), {fb:.2} -> {fa:.2} dB (changed pixels, {:.0} % of the frame)",
         100.0 * changed.len() as f64 / lq.len() as f64
     );
-    assert!(after > before + 0.15, "{before:.2} -> {after:.2} dB");
+    // The face mask restores the faces, not the whole tiles around them: about half the
+    // frame changes.
+    assert!(after > before + 0.1, "{before:.2} -> {after:.2} dB");
     assert!(fa > fb + 0.15, "{fb:.2} -> {fa:.2} dB");
 }
 

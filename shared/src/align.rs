@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::check_rgb;
-use ndarray::{Array2, Array3, ArrayView3, ArrayViewMut3};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut3};
 use serde::{Deserialize, Serialize};
 
 /// The FFHQ alignment template for a 512×512 crop (facexlib / GFPGAN's `face_template`).
@@ -305,16 +305,63 @@ pub fn crop_mask(size: usize, feather: f64) -> Array2<f32> {
     Array2::from_shape_fn((size, size), |(y, x)| (r[y].min(r[x])) as f32)
 }
 
+/// Where a restored crop is pasted: the whole square crop, or the face within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskShape {
+    /// The crop's square, feathered at its edges ([`crop_mask`]): restores hair and background
+    /// around the face too, and leaves a square edge where the restored crop's texture meets
+    /// the frame's.
+    Square,
+    /// An ellipse around the face of the FFHQ-aligned crop ([`FACE_ELLIPSE`]: face, ears and
+    /// hairline), feathered inwards from its edge, within the square: the edge follows the
+    /// face's outline instead of cutting across hair and background. The default.
+    #[default]
+    Face,
+}
+
+/// The face ellipse of an FFHQ-aligned crop, as fractions of the crop side: centre x, centre
+/// y, half-width, half-height. Drawn on the template's landmarks (eyes at y = 0.469, mouth at
+/// 0.725) and checked on the face set's crops: it holds the face from chin to hairline and the
+/// ears, and reaches the crop's bottom edge below the chin.
+pub const FACE_ELLIPSE: [f64; 4] = [0.5, 0.537, 0.361, 0.459];
+
+/// The paste-back mask of a `size × size` crop for `shape`, with soft edges `feather·size` px
+/// wide (smoothstep): [`crop_mask`] for the square; for the face, the square's mask times the
+/// ellipse's, which falls from 1 to 0 over the last `feather·size` px inside the ellipse
+/// (measured along the ray from its centre).
+pub fn paste_mask(size: usize, feather: f64, shape: MaskShape) -> Array2<f32> {
+    let square = crop_mask(size, feather);
+    if shape == MaskShape::Square {
+        return square;
+    }
+    let width = (feather.clamp(1e-3, 0.5) * size as f64).max(1.0);
+    let [cx, cy, a, b] = FACE_ELLIPSE.map(|v| v * size as f64);
+    Array2::from_shape_fn((size, size), |(y, x)| {
+        let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
+        let dist = dx.hypot(dy);
+        // Distance from the point to the ellipse's edge along the ray from the centre.
+        let edge = if dist > 0.0 {
+            let (c, s) = (dx / dist, dy / dist);
+            1.0 / ((c / a).powi(2) + (s / b).powi(2)).sqrt()
+        } else {
+            a.min(b)
+        };
+        let t = ((edge - dist) / width).clamp(0.0, 1.0);
+        square[[y, x]] * (t * t * (3.0 - 2.0 * t)) as f32
+    })
+}
+
 /// Pastes a `size × size` crop back into `frame` in place through the inverse of `to_crop`,
-/// blending with `crop_mask(size, feather)`: `frame ← m·crop + (1 − m)·frame`, the crop
-/// resampled with `interp` and clamped to [0, 1]. Only the frame pixels covered by the crop
-/// are touched. Returns the number of pixels changed.
+/// blending with `mask` (`size × size`, in [0, 1]; [`paste_mask`]): `frame ← m·crop +
+/// (1 − m)·frame`, the crop resampled with `interp` and clamped to [0, 1]. Only the frame
+/// pixels covered by the crop are touched. Returns the number of pixels changed.
 pub fn paste_back(
     frame: &mut ArrayViewMut3<f32>,
     crop: &ArrayView3<f32>,
     to_crop: &Similarity,
     interp: Interp,
-    feather: f64,
+    mask: &ArrayView2<f32>,
 ) -> Result<usize> {
     check_rgb(&frame.view(), "frame")?;
     let (cs, cw) = check_rgb(crop, "crop")?;
@@ -327,9 +374,15 @@ pub fn paste_back(
     }
     let (_, fh, fw) = frame.dim();
     let size = cs;
+    if mask.dim() != (size, size) {
+        return Err(Error::Shape {
+            what: "paste mask".into(),
+            expected: format!("[{size}, {size}]"),
+            found: mask.shape().to_vec(),
+        });
+    }
     let inv = to_crop.inverse()?;
-    let mask = crop_mask(size, feather);
-    let mask3 = mask.view().insert_axis(ndarray::Axis(0));
+    let mask3 = mask.insert_axis(ndarray::Axis(0));
     // Bounding box of the crop in the frame.
     let corners = [
         [-0.5, -0.5],
@@ -481,6 +534,34 @@ mod tests {
     }
 
     #[test]
+    fn the_face_mask_covers_the_template_face_and_stays_inside_the_square() {
+        let size = 256;
+        let (face, square) = (
+            paste_mask(size, 0.1, MaskShape::Face),
+            paste_mask(size, 0.1, MaskShape::Square),
+        );
+        assert_eq!(square, crop_mask(size, 0.1));
+        // Every template landmark (eyes, nose, mouth) is fully restored.
+        for [x, y] in ffhq_template(size) {
+            assert_eq!(face[[y as usize, x as usize]], 1.0, "at ({x}, {y})");
+        }
+        // The corners (hair, background) are left to the frame; the mask never exceeds the
+        // square's, and is in [0, 1].
+        for (y, x) in [(5, 5), (5, 250), (250, 5), (10, 128)] {
+            assert_eq!(face[[y, x]], 0.0, "at ({x}, {y})");
+        }
+        assert!(
+            face.iter()
+                .zip(square.iter())
+                .all(|(f, s)| (0.0..=*s).contains(f))
+        );
+        // Soft: along the row through the eyes the mask rises over ~feather·size pixels.
+        let row = face.row((0.469 * size as f64) as usize);
+        let ramp = row.iter().filter(|&&m| m > 0.0 && m < 1.0).count();
+        assert!((2 * 20..=2 * 32).contains(&ramp), "{ramp} soft pixels");
+    }
+
+    #[test]
     fn warp_then_paste_back_reproduces_a_smooth_frame() {
         let frame = Array3::from_shape_fn((3, 120, 140), |(c, y, x)| {
             ((x as f32 * 0.05 + c as f32).sin() * (y as f32 * 0.04).cos() + 1.0) * 0.5
@@ -490,7 +571,15 @@ mod tests {
         let crop =
             warp_to_crop(&frame.view(), &t, 128, Interp::Bilinear, Border::Replicate).unwrap();
         let mut out = frame.clone();
-        let n = paste_back(&mut out.view_mut(), &crop.view(), &t, Interp::Bilinear, 0.1).unwrap();
+        let mask = crop_mask(128, 0.1);
+        let n = paste_back(
+            &mut out.view_mut(),
+            &crop.view(),
+            &t,
+            Interp::Bilinear,
+            &mask.view(),
+        )
+        .unwrap();
         assert!(n > 3000);
         let err = (&out - &frame)
             .mapv(f32::abs)

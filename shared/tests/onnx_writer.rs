@@ -507,6 +507,26 @@ fn int8_student_runs_with_integer_kernels_and_tracks_the_f32_graph() {
         .collect();
     let q = build_int8(&spec, &params, &ranges).unwrap();
     let bytes = q.to_bytes();
+    // conv → ReLU → conv passes uint8 straight on: quantisation only where a float (the input,
+    // a residual sum, an upsampled sum) enters a convolution, one weight scale per convolution
+    // (the form whose requantisation tract fuses into its integer kernel).
+    {
+        use prost::Message;
+        let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).unwrap();
+        let g = proto.graph.unwrap();
+        let count = |op: &str| g.node.iter().filter(|n| n.op_type == op).count();
+        assert_eq!(count("QLinearConv"), spec.layers().len());
+        // conv_in (the input), proj1 (the residual sum), dec1 and dec0 (the upsampled sums);
+        // mid0.conv1 reads down2's uint8.
+        assert_eq!(count("QuantizeLinear"), 4);
+        for t in g
+            .initializer
+            .iter()
+            .filter(|t| t.name.ends_with(".w_scale"))
+        {
+            assert!(t.dims.is_empty(), "{} has dims {:?}", t.name, t.dims);
+        }
+    }
     let int8 = OnnxModel::from_bytes(&bytes, Path::new("q.onnx")).unwrap();
     let x = ArrayD::from_shape_fn(IxDyn(&[1, 3, 32, 32]), |ix| {
         ((ix[3] * 7 + ix[2] * 3 + ix[1]) % 11) as f32 / 11.0

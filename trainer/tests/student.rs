@@ -113,7 +113,7 @@ fn distil_then_export_f32_and_int8_checked_in_tract() {
     assert!(matches!(
         card.quantization,
         lrpo_shared::card::Quantization::Int8 {
-            per_channel: true,
+            per_channel: false,
             ..
         }
     ));

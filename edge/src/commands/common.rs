@@ -226,6 +226,10 @@ pub struct FaceArgs {
     /// Soft edge of the paste-back mask, as a fraction of the crop side (0–0.5).
     #[arg(long, default_value_t = 0.1)]
     pub feather: f64,
+    /// Where a restored face is pasted: `face` (an ellipse around the face, feathered: the
+    /// edge follows the face) or `square` (the whole aligned crop, feathered at its edges).
+    #[arg(long, default_value = "face")]
+    pub mask: String,
     /// Detail gate in dB: a face larger than the policy's size whose shrink-and-enlarge round
     /// trip through that size scores at least this PSNR holds no finer detail and is restored
     /// at the policy's size; one that scores below holds detail the policy would blur and is
@@ -246,10 +250,16 @@ impl FaceArgs {
             bail!("--feather must be in (0, 0.5], got {}", self.feather);
         }
         let detail_gate = parse_detail_gate(self.detail_gate.as_deref())?;
+        let mask = match self.mask.as_str() {
+            "face" => lrpo_shared::align::MaskShape::Face,
+            "square" => lrpo_shared::align::MaskShape::Square,
+            other => bail!("--mask must be face or square, got {other:?}"),
+        };
         Ok(PipelineOptions {
             only_center_face: self.only_center_face,
             max_faces: self.max_faces,
             feather: self.feather,
+            mask,
             detail_gate,
             upscale: lrpo_edge::pipeline::check_upscale(self.upscale)?,
             ..PipelineOptions::default()
