@@ -1,5 +1,14 @@
 //! `lrpo-edge`: on-camera face restoration and offline evaluation.
 
+/// `eprintln!` that never panics: a message to a closed stderr (`lrpo-edge … 2>&1 | head`) is
+/// dropped, and the exit code still says how the run ended.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod commands;
 mod eval;
 mod inputs;
@@ -54,11 +63,11 @@ fn main() -> ExitCode {
             if e.downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
         {
-            eprintln!("stopped: standard output was closed before the work was done");
+            say!("stopped: standard output was closed before the work was done");
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -127,29 +127,25 @@ impl Policy {
     /// Multiply-accumulates of one network run on a `side × side` crop (tract's count; an
     /// ε-model runs this once per sampling step).
     pub fn fma_per_run(&self, side: usize) -> Result<u64> {
+        Ok(self.model.fma_count(&self.input_shapes(side))?)
+    }
+
+    /// The network's input shapes for one `side × side` crop (`t` is a scalar per image).
+    fn input_shapes(&self, side: usize) -> Vec<Vec<usize>> {
         let img = vec![1, 3, side, side];
-        let shapes: Vec<Vec<usize>> = self
-            .model
+        self.model
             .input_names()
             .iter()
             .map(|n| if n == "t" { vec![1] } else { img.clone() })
-            .collect();
-        Ok(self.model.fma_count(&shapes)?)
+            .collect()
     }
 
     /// The matrix-multiplication kernels tract's plan for a `side × side` crop uses (e.g.
     /// `avx512_mmm_f32_16x12`, `arm64simd_mmm_i32_8x8`), each once, in plan order: which
     /// kernels a CPU gets decides whether int8 pays on it.
     pub fn kernels(&self, side: usize) -> Result<Vec<String>> {
-        let img = vec![1, 3, side, side];
-        let shapes: Vec<Vec<usize>> = self
-            .model
-            .input_names()
-            .iter()
-            .map(|n| if n == "t" { vec![1] } else { img.clone() })
-            .collect();
         let mut found: Vec<String> = Vec::new();
-        for line in self.model.plan_summary(&shapes)? {
+        for line in self.model.plan_summary(&self.input_shapes(side))? {
             let mut rest = line.as_str();
             while let Some(at) = rest.find("with [") {
                 rest = &rest[at + 6..];

@@ -757,14 +757,18 @@ photo = [
     let json = dir.join("detect.json");
     // The shipped detector named explicitly: CI builds the binary outside the tree.
     let detector = faces().join("../../models/mtcnn");
-    let out = bin()
-        .args(["bench-detect", "--runs", "1", "--frame", "640x480,320x240"])
-        .arg("--detector")
-        .arg(&detector)
-        .arg("--sources")
-        .arg(&table)
-        .arg("--photos")
-        .arg(faces())
+    let bench = |frames: &str| {
+        let mut c = bin();
+        c.args(["bench-detect", "--runs", "1", "--frame", frames])
+            .arg("--detector")
+            .arg(&detector)
+            .arg("--sources")
+            .arg(&table)
+            .arg("--photos")
+            .arg(faces());
+        c
+    };
+    let out = bench("640x480,320x240")
         .arg("--json")
         .arg(&json)
         .output()
@@ -797,16 +801,7 @@ photo = [
             .replace("[495.8, 268.4]", "[60.0, 60.0]"),
     )
     .unwrap();
-    let out = bin()
-        .args(["bench-detect", "--runs", "1", "--frame", "640x480"])
-        .arg("--detector")
-        .arg(&detector)
-        .arg("--sources")
-        .arg(&table)
-        .arg("--photos")
-        .arg(faces())
-        .output()
-        .unwrap();
+    let out = bench("640x480").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("found 2/3") && text.contains("1 unmatched"),
@@ -824,5 +819,31 @@ photo = [
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--min-face"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_closed_stderr_does_not_turn_an_error_into_a_panic() {
+    // stderr is a pipe whose reader has gone (`… 2>&1 | head` after head exits): the messages
+    // are lost, the exit code is still the run's (1: an input is missing), not a panic's 101.
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = scratch("closed-stderr");
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe() fills two new descriptors; each is owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let status = bin()
+        .arg("restore")
+        .arg(dir.join("missing.png"))
+        .arg("-o")
+        .arg(dir.join("out"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(write_end))
+        .status()
+        .unwrap();
+    assert_ne!(status.code(), Some(101), "panicked on the closed stderr");
+    assert_eq!(status.code(), Some(1));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -116,7 +116,7 @@ pub fn faster_of(a: Policy, b: Policy) -> Result<Policy> {
     } else {
         (a, b, ta, tb)
     };
-    eprintln!(
+    say!(
         "default policy: {} ({tw:.1} ms per {side} px face on this CPU; {} takes {tl:.1} ms)",
         win.model_path().display(),
         lose.model_path().display()

@@ -98,7 +98,7 @@ pub fn run(args: &DegradeArgs) -> Result<ExitCode> {
             Ok(line) => writeln!(out, "{line}")?,
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e:#}");
+                say!("error: {e:#}");
             }
         }
     }

@@ -353,7 +353,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             match r {
                 Ok(row) => rows.push(row),
                 Err(e) => {
-                    eprintln!("warning: {} with {label}: {e:#}", item.name);
+                    say!("warning: {} with {label}: {e:#}", item.name);
                     skipped.push((format!("{} ({label})", item.name), format!("{e:#}")));
                 }
             }

@@ -176,9 +176,9 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
                 failed += 1;
                 let msg = format!("{e:#}");
                 if msg.contains(&path.display().to_string()) {
-                    eprintln!("error: {msg}");
+                    say!("error: {msg}");
                 } else {
-                    eprintln!("error: {}: {msg}", path.display());
+                    say!("error: {}: {msg}", path.display());
                 }
             }
         }

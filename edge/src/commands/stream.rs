@@ -73,7 +73,7 @@ fn read_frame(input: &mut impl Read, buf: &mut [u8], frame_no: usize) -> Result<
         return Ok(true);
     }
     if got > 0 {
-        eprintln!(
+        say!(
             "warning: stdin ended in the middle of frame {frame_no} ({got} of {} bytes); the partial frame is dropped",
             buf.len()
         );
@@ -219,7 +219,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         );
     }
     pipe.policy.warm_up(pipe.policy.crop_size())?;
-    eprintln!(
+    say!(
         "streaming {}x{} {} frames to {}x{} with {}; detector {}",
         args.width,
         args.height,
@@ -261,7 +261,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         return Err(e);
     }
     if state.stdout_closed {
-        eprintln!(
+        say!(
             "stopped: stdout was closed after {} frames ({}, {fps:.1} frames/s)",
             state.lat.0.len(),
             state.lat.summary(),
@@ -270,7 +270,7 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
     }
     // A read or detection error is reported after the frames before it were written.
     read_result?;
-    eprintln!(
+    say!(
         "done: {}, {fps:.1} frames/s on {workers} worker(s); work per frame (detect + restore, without queueing) {work}",
         state.lat.summary()
     );
@@ -387,7 +387,7 @@ impl Writers {
                 s.lat.0.push(job.start.elapsed().as_secs_f64() * 1e3);
                 s.work.0.push(work_ms);
                 if stats_every > 0 && s.lat.0.len().is_multiple_of(stats_every) {
-                    eprintln!("{} ({} face(s) tracked)", s.lat.summary(), job.tracked);
+                    say!("{} ({} face(s) tracked)", s.lat.summary(), job.tracked);
                 }
             }
             s.next += 1;

@@ -221,7 +221,7 @@ pub fn load(
             match r {
                 Ok(i) => items.push(i),
                 Err(e) => {
-                    eprintln!("warning: skipping {}: {e:#}", p.display());
+                    say!("warning: skipping {}: {e:#}", p.display());
                     skipped.push((p, format!("{e:#}")));
                 }
             }
@@ -244,7 +244,7 @@ pub fn load(
         {
             Ok(hq) => hq,
             Err(e) => {
-                eprintln!("warning: skipping {}: {e:#}", p.display());
+                say!("warning: skipping {}: {e:#}", p.display());
                 skipped.push((p, format!("{e:#}")));
                 continue;
             }
@@ -260,7 +260,7 @@ pub fn load(
             match r {
                 Ok(i) => items.push(i),
                 Err(e) => {
-                    eprintln!("warning: skipping {}: {e:#}", p.display());
+                    say!("warning: skipping {}: {e:#}", p.display());
                     skipped.push((p.clone(), format!("{e:#}")));
                 }
             }

@@ -151,7 +151,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             *n += 1;
             save_rgb(&restored_dir.join(format!("{stem}.png")), &res.frame.view())?;
             if res.faces.is_empty() {
-                eprintln!("{}: no face found", photo.display());
+                say!("{}: no face found", photo.display());
             }
             // Restored faces, then the ones the detail gate kept as they were.
             let found: Vec<(&lrpo_shared::onnx::detect::Detection, Option<f64>)> = res
@@ -265,7 +265,7 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
             Ok(())
         })();
         if let Err(e) = r {
-            eprintln!("warning: {}: {e:#}", photo.display());
+            say!("warning: {}: {e:#}", photo.display());
             skipped.push((photo.display().to_string(), format!("{e:#}")));
         }
     }
