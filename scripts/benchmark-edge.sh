@@ -12,7 +12,9 @@
 #    the student's convolution shapes alone in tract and onnxruntime (tools/conv_gap.py);
 # 4. `lrpo-edge stream` at 640x480 with two faces (tools/stream_clip.py), fed at 30 frames/s as a
 #    camera would and as fast as it takes them, on 1 and 2 threads;
-# 5. flicker (tools/stream_clip.py flicker) on a static camera clip with sensor noise, for
+# 5. the same clip as an H.264 file with audio through `lrpo-edge restore` (ffmpeg decoding and
+#    encoding on the same cores);
+# 6. flicker (tools/stream_clip.py flicker) on a static camera clip with sensor noise, for
 #    landmark smoothing and detection intervals, and with the landmarks of the first frame kept
 #    (the floor: only the input's noise moves the output).
 #
@@ -82,6 +84,17 @@ stream_rows "$edge" "$out/stream.txt"
 if [ -n "${BEFORE:-}" ]; then
   stream_rows "$BEFORE" "$out/stream-before.txt"
 fi
+
+echo "== a video file (the same clip as H.264 with a tone, through ffmpeg)"
+ffmpeg -v error -y -f rawvideo -pix_fmt rgb24 -s 640x480 -framerate 30 -i "$work/clip.rgb" \
+  -f lavfi -i sine=frequency=330:duration=5 -c:v libx264 -crf 18 -pix_fmt yuv420p -c:a aac \
+  -shortest "$work/clip.mp4"
+: > "$out/video.txt"
+for threads in 1 2; do
+  rm -rf "$work/video-out"
+  "$edge" restore "$work/clip.mp4" -o "$work/video-out" --threads "$threads" --detail-gate off \
+    2>/dev/null | grep ' video ' | sed "s|^[^:]*: |threads=$threads |" | tee -a "$out/video.txt"
+done
 
 echo "== flicker on a static camera (sensor noise of 2 levels)"
 "$PYTHON" tools/stream_clip.py make "$work/static.rgb" --frames 60 --shake 0 --noise 2

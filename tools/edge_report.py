@@ -159,6 +159,21 @@ def stream(d, lines):
     lines.append("")
 
 
+def video(d, lines):
+    path = os.path.join(d, "video.txt")
+    if not os.path.exists(path):
+        return
+    lines += [
+        "## A video file through `lrpo-edge restore`",
+        "",
+        "The stream clip (150 frames, 640×480, 30 frames/s) as H.264 with an AAC tone; `restore --detail-gate off`: "
+        "ffmpeg decodes and encodes (libx264, on the same two cores), the frames are restored as `stream` does.",
+        "",
+    ]
+    lines += [f"- `{l.strip()}`" for l in open(path) if l.strip()]
+    lines.append("")
+
+
 def flicker(d, lines):
     path = os.path.join(d, "flicker.txt")
     if not os.path.exists(path):
@@ -197,6 +212,7 @@ def main():
     profiles(d, lines)
     conv_gap(d, lines)
     stream(d, lines)
+    video(d, lines)
     flicker(d, lines)
     notes = os.path.join(d, "NOTES.md")
     if os.path.exists(notes):

@@ -306,8 +306,19 @@ impl Pipeline {
         frame: &ArrayView3<f32>,
         faces: &[PlannedFace],
     ) -> Result<(Array3<f32>, Vec<FaceResult>)> {
+        self.restore_faces_on(frame, faces, self.options.face_workers)
+    }
+
+    /// [`Pipeline::restore_faces`] with the faces on `workers` threads instead of
+    /// [`PipelineOptions::face_workers`] (1 where frames are what runs in parallel).
+    pub fn restore_faces_on(
+        &self,
+        frame: &ArrayView3<f32>,
+        faces: &[PlannedFace],
+        workers: usize,
+    ) -> Result<(Array3<f32>, Vec<FaceResult>)> {
         check_rgb(frame, "frame")?;
-        let restored = self.restore_crops(frame, faces)?;
+        let restored = self.restore_crops(frame, faces, workers)?;
         let mut out = frame.to_owned();
         let results = self.paste_faces(&mut out, restored)?;
         Ok((out, results))
@@ -319,8 +330,9 @@ impl Pipeline {
         &self,
         frame: &ArrayView3<f32>,
         faces: &[PlannedFace],
+        workers: usize,
     ) -> Result<Vec<(FaceResult, Similarity)>> {
-        let workers = self.options.face_workers.clamp(1, faces.len().max(1));
+        let workers = workers.clamp(1, faces.len().max(1));
         if workers == 1 {
             return faces
                 .iter()
@@ -429,7 +441,7 @@ impl Pipeline {
         }
         let (faces, detect_ms) = self.find_faces(&frame.view())?;
         let (faces, kept) = self.gate_faces(&frame.view(), faces)?;
-        let restored = self.restore_crops(&frame.view(), &faces)?;
+        let restored = self.restore_crops(&frame.view(), &faces, self.options.face_workers)?;
         let mut frame = frame;
         let faces = self.paste_faces(&mut frame, restored)?;
         Ok(FrameResult {

@@ -847,3 +847,149 @@ fn a_closed_stderr_does_not_turn_an_error_into_a_panic() {
     assert_eq!(status.code(), Some(1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs ffmpeg (which `.ci/run` installs) with `args`; panics with its message on failure.
+fn ffmpeg(args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin"])
+        .args(args)
+        .output()
+        .expect("ffmpeg is needed for the video tests (apt-get install ffmpeg)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn probe_streams(path: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_streams",
+            "-count_frames",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["streams"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_video_is_restored_with_its_size_rate_and_audio() {
+    let dir = scratch("video");
+    let clip = dir.join("clip.mp4");
+    // One second of the README's low-quality scene at 10 frames/s, with a tone.
+    let scene = faces().join("../scenes/montage_lq.jpg");
+    ffmpeg(&[
+        "-y".as_ref(),
+        "-loop".as_ref(),
+        "1".as_ref(),
+        "-i".as_ref(),
+        scene.as_os_str(),
+        "-f".as_ref(),
+        "lavfi".as_ref(),
+        "-i".as_ref(),
+        "sine=frequency=440:duration=1".as_ref(),
+        "-t".as_ref(),
+        "1".as_ref(),
+        "-r".as_ref(),
+        "10".as_ref(),
+        "-c:v".as_ref(),
+        "libx264".as_ref(),
+        "-pix_fmt".as_ref(),
+        "yuv420p".as_ref(),
+        "-c:a".as_ref(),
+        "aac".as_ref(),
+        "-shortest".as_ref(),
+        clip.as_os_str(),
+    ]);
+    let out_dir = dir.join("out");
+    let out = bin()
+        .arg("restore")
+        .arg(&clip)
+        .arg("-o")
+        .arg(&out_dir)
+        .arg("--model")
+        .arg(faces().join("../../models/gt_student.onnx"))
+        .arg("--detector")
+        .arg(faces().join("../../models/mtcnn"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("10 frames restored, audio kept"), "{text}");
+    let restored = out_dir.join("clip.mp4");
+    let (a, b) = (probe_streams(&clip), probe_streams(&restored));
+    let pick =
+        |s: &[serde_json::Value], kind: &str| s.iter().find(|x| x["codec_type"] == kind).cloned();
+    let (va, vb) = (pick(&a, "video").unwrap(), pick(&b, "video").unwrap());
+    for k in ["width", "height", "r_frame_rate", "nb_read_frames"] {
+        assert_eq!(va[k], vb[k], "{k}");
+    }
+    assert!(pick(&b, "audio").is_some(), "the audio was dropped");
+    // The faces changed (restored), the frame size did not; nothing temporary is left.
+    let frame = |p: &Path| {
+        ffmpeg(&[
+            "-i".as_ref(),
+            p.as_os_str(),
+            "-vframes".as_ref(),
+            "1".as_ref(),
+            "-f".as_ref(),
+            "rawvideo".as_ref(),
+            "-pix_fmt".as_ref(),
+            "rgb24".as_ref(),
+            "-".as_ref(),
+        ])
+    };
+    let (fa, fb) = (frame(&clip), frame(&restored));
+    assert_eq!(fa.len(), 272 * 272 * 3);
+    assert_eq!(fa.len(), fb.len());
+    let mad = fa
+        .iter()
+        .zip(&fb)
+        .map(|(&x, &y)| (x as f64 - y as f64).abs())
+        .sum::<f64>()
+        / fa.len() as f64;
+    assert!(
+        mad > 1.0,
+        "the frames were not restored (mean |difference| {mad:.2})"
+    );
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, vec!["clip.mp4".to_string()]);
+    // Without ffmpeg on the PATH: a clear error naming it, the batch's exit code 1.
+    let empty = dir.join("no-tools");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = bin()
+        .env("PATH", &empty)
+        .arg("restore")
+        .arg(&clip)
+        .arg("-o")
+        .arg(dir.join("out2"))
+        .arg("--model")
+        .arg(faces().join("../../models/gt_student.onnx"))
+        .arg("--detector")
+        .arg(faces().join("../../models/mtcnn"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ffprobe was not found") && err.contains("apt-get install ffmpeg"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,3 +7,4 @@ pub mod degrade;
 pub mod eval;
 pub mod restore;
 pub mod stream;
+pub mod video;

@@ -77,6 +77,12 @@ pub fn run(args: &RestoreArgs) -> Result<ExitCode> {
     for path in &inputs {
         let start = Instant::now();
         let outcome = (|| -> Result<String> {
+            if !args.aligned && super::video::is_video_path(path) {
+                // A video: restored frame by frame into OUT/NAME.EXT (its own format).
+                let out = args.out.join(path.file_name().unwrap_or_default());
+                guard.claim(&out, path)?;
+                return super::video::restore_video(&pipe, path, &out, args.policy.threads);
+            }
             // Claimed before anything is read, so a refused input costs nothing.
             let main_out = args.out.join(output_name(path, &args.suffix, &ext));
             guard.claim(&main_out, path)?;

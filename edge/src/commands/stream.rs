@@ -24,6 +24,14 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Default `--detect-every`: on a still camera with sensor noise, detection every 5 frames with
+/// [`DEFAULT_SMOOTHING`] flickers least short of fixed landmarks (output/input temporal
+/// difference 0.75 against 1.17 detecting every frame unsmoothed; benchmarks/edge.md).
+pub const DEFAULT_DETECT_EVERY: usize = 5;
+
+/// Default `--smoothing`: the weight of new landmarks at a detection.
+pub const DEFAULT_SMOOTHING: f64 = 0.5;
+
 /// Arguments of `lrpo-edge stream`.
 #[derive(Args, Debug)]
 pub struct StreamArgs {
@@ -41,10 +49,10 @@ pub struct StreamArgs {
     #[arg(long, default_value = "limited")]
     pub yuv_range: String,
     /// Run the face detector every N frames; in between, the last faces are reused.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = DEFAULT_DETECT_EVERY)]
     pub detect_every: usize,
     /// Landmark smoothing between detections: weight of the new landmarks (1 = none).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULT_SMOOTHING)]
     pub smoothing: f64,
     /// Print latency statistics to stderr every N frames (0 = only at the end).
     #[arg(long, default_value_t = 100)]
@@ -59,14 +67,14 @@ pub struct StreamArgs {
 
 /// Reads one frame; `Ok(false)` at a clean end of input. A frame cut short by the end of input
 /// is reported on stderr and ends the stream cleanly.
-fn read_frame(input: &mut impl Read, buf: &mut [u8], frame_no: usize) -> Result<bool> {
+fn read_frame(input: &mut dyn Read, buf: &mut [u8], frame_no: usize) -> Result<bool> {
     let mut got = 0;
     while got < buf.len() {
         match input.read(&mut buf[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("reading frames from stdin"),
+            Err(e) => return Err(e).context("reading frames"),
         }
     }
     if got == buf.len() {
@@ -134,11 +142,12 @@ pub fn keep_sides(
         .collect()
 }
 
-struct Latency(Vec<f64>);
+/// Milliseconds per frame.
+pub struct Latency(pub Vec<f64>);
 
 impl Latency {
     /// Median, p90, p99 and max, in ms.
-    fn summary_values(&self) -> String {
+    pub fn summary_values(&self) -> String {
         let mut v = self.0.clone();
         if v.is_empty() {
             return "-".into();
@@ -153,7 +162,8 @@ impl Latency {
         )
     }
 
-    fn summary(&self) -> String {
+    /// Frame count and the read-to-written statistics, for a closing line.
+    pub fn summary(&self) -> String {
         let mut v = self.0.clone();
         if v.is_empty() {
             return "no frames".into();
@@ -199,10 +209,8 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         "full" => YuvRange::Full,
         other => bail!("--yuv-range must be limited or full, got {other:?}"),
     };
-    let in_bytes = format.frame_bytes(args.width, args.height)?;
-    let mut pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, Input::Camera)?;
-    // Frames, not a frame's faces, are spread over the threads (below).
-    pipe.options.face_workers = 1;
+    format.frame_bytes(args.width, args.height)?;
+    let pipe: Pipeline = pipeline(&args.policy, &args.detector, &args.faces, Input::Camera)?;
     let n = pipe.options.upscale;
     // Fails early (before any frame is read) when the upscaled frames would be too large.
     if (args.width * n)
@@ -229,22 +237,105 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         pipe.policy.model_path().display(),
         pipe.detector.as_ref().map_or("none".into(), |d| d.name())
     );
-    // The reader (this thread) reads, converts and detects; `workers` writer threads restore,
-    // paste and convert whole frames, each its own frame, and write them in order. Frames are
-    // the unit of parallel work because they cost the same (a frame's faces do not: a 208 px
-    // face is three times a 128 px one), and tract's own threads barely help at face sizes,
-    // so tract runs single-threaded here. The queue holds at most one frame per worker, which
-    // bounds the latency and memory it adds.
+    let frames = FrameStream {
+        width: args.width,
+        height: args.height,
+        format,
+        range,
+        detect_every: args.detect_every,
+        smoothing: args.smoothing,
+        stats_every: args.stats_every,
+    };
     let workers = args.policy.threads;
+    let end = process_frames(
+        &pipe,
+        &frames,
+        workers,
+        &mut std::io::stdin().lock(),
+        Box::new(std::io::stdout()),
+        None,
+    )?;
+    let fps = end.frames_per_s();
+    if end.output_closed {
+        say!(
+            "stopped: stdout was closed after {} frames ({}, {fps:.1} frames/s)",
+            end.lat.0.len(),
+            end.lat.summary(),
+        );
+        return Ok(ExitCode::from(1));
+    }
+    say!(
+        "done: {}, {fps:.1} frames/s on {workers} worker(s); work per frame (detect + restore, without queueing) {}",
+        end.lat.summary(),
+        end.work.summary_values()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A stream of raw frames: their size and pixel format, and how faces are followed in it.
+pub struct FrameStream {
+    /// Frame width in pixels.
+    pub width: usize,
+    /// Frame height in pixels.
+    pub height: usize,
+    /// Pixel format, in and out.
+    pub format: PixelFormat,
+    /// Value range of YUV formats.
+    pub range: YuvRange,
+    /// Detect faces every this many frames (≥ 1); in between, the last faces are reused.
+    pub detect_every: usize,
+    /// Landmark smoothing between detections: weight of the new landmarks, (0, 1].
+    pub smoothing: f64,
+    /// Print latency statistics every this many frames (0: never).
+    pub stats_every: usize,
+}
+
+/// What [`process_frames`] measured.
+pub struct StreamEnd {
+    /// Read-to-written milliseconds per frame written.
+    pub lat: Latency,
+    /// Reader + writer milliseconds per frame (without waiting in the queue).
+    pub work: Latency,
+    /// Seconds from the first read to the last write.
+    pub wall_s: f64,
+    /// The output was closed before the input ended (the frames after it were not written).
+    pub output_closed: bool,
+}
+
+impl StreamEnd {
+    /// Frames written per second of wall time.
+    pub fn frames_per_s(&self) -> f64 {
+        self.lat.0.len() as f64 / self.wall_s.max(1e-9)
+    }
+}
+
+/// Restores the faces in a stream of raw frames from `input` to `output`, in order. This thread
+/// reads, converts and detects; `workers` writer threads restore, paste and convert whole
+/// frames, each its own frame, and write them in turn. Frames are the unit of parallel work
+/// because they cost the same (a frame's faces do not: a 208 px face is three times a 128 px
+/// one), and tract's own threads barely help at face sizes, so tract runs single-threaded here.
+/// The queue holds at most one frame per worker, which bounds the latency and memory it adds.
+/// `progress` (a bar over the expected frame count) is advanced per frame written. A read or
+/// detection error is returned after the frames before it were written; an output closed early
+/// is reported in [`StreamEnd::output_closed`], not as an error.
+pub fn process_frames(
+    pipe: &Pipeline,
+    frames: &FrameStream,
+    workers: usize,
+    input: &mut dyn Read,
+    output: Box<dyn Write + Send>,
+    progress: Option<lrpo_shared::progress::Progress>,
+) -> Result<StreamEnd> {
+    let in_bytes = frames.format.frame_bytes(frames.width, frames.height)?;
     lrpo_edge::threads::set_threads(1);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(workers);
-    let shared = Writers::new(rx);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(workers.max(1));
+    let shared = Writers::new(rx, output, progress);
     let started = Instant::now();
     let read_result = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| scope.spawn(|| shared.work(&pipe, format, range, args.stats_every)))
+        let handles: Vec<_> = (0..workers.max(1))
+            .map(|_| scope.spawn(|| shared.work(pipe, frames)))
             .collect();
-        let read_result = read_frames(&pipe, args, format, range, in_bytes, &tx);
+        let read_result = read_frames(pipe, frames, input, in_bytes, &tx);
         drop(tx);
         for h in handles {
             if let Err(panic) = h.join() {
@@ -253,28 +344,20 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
         }
         read_result
     });
-    let wall = started.elapsed().as_secs_f64();
+    let wall_s = started.elapsed().as_secs_f64();
     let state = shared.state.into_inner().expect("writer state");
-    let fps = state.lat.0.len() as f64 / wall.max(1e-9);
-    let work = state.work.summary_values();
     if let Some(e) = state.error {
         return Err(e);
     }
-    if state.stdout_closed {
-        say!(
-            "stopped: stdout was closed after {} frames ({}, {fps:.1} frames/s)",
-            state.lat.0.len(),
-            state.lat.summary(),
-        );
-        return Ok(ExitCode::from(1));
+    if !state.output_closed {
+        read_result?;
     }
-    // A read or detection error is reported after the frames before it were written.
-    read_result?;
-    say!(
-        "done: {}, {fps:.1} frames/s on {workers} worker(s); work per frame (detect + restore, without queueing) {work}",
-        state.lat.summary()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(StreamEnd {
+        lat: state.lat,
+        work: state.work,
+        wall_s,
+        output_closed: state.output_closed,
+    })
 }
 
 /// A frame on its way from the reader to a writer.
@@ -302,6 +385,9 @@ struct Writers {
     turn: std::sync::Condvar,
 }
 
+/// The output stream, written by one writer at a time (in frame order).
+type Output = Box<dyn Write + Send>;
+
 struct WriterState {
     /// The next frame to write.
     next: usize,
@@ -309,29 +395,42 @@ struct WriterState {
     lat: Latency,
     /// Reader + writer milliseconds per frame (no waiting).
     work: Latency,
-    /// Standard output was closed: nothing more is written.
-    stdout_closed: bool,
+    /// The output was closed: nothing more is written.
+    output_closed: bool,
     /// The first error a writer met: nothing more is written.
     error: Option<anyhow::Error>,
+    /// Where frames go.
+    output: Output,
+    /// Advanced per frame written.
+    progress: Option<lrpo_shared::progress::Progress>,
+    /// When the writers started (for the frame rate on the progress bar).
+    started: Instant,
 }
 
 impl Writers {
-    fn new(rx: std::sync::mpsc::Receiver<Job>) -> Self {
+    fn new(
+        rx: std::sync::mpsc::Receiver<Job>,
+        output: Output,
+        progress: Option<lrpo_shared::progress::Progress>,
+    ) -> Self {
         Writers {
             queue: std::sync::Mutex::new(Some(rx)),
             state: std::sync::Mutex::new(WriterState {
                 next: 0,
                 lat: Latency(Vec::new()),
                 work: Latency(Vec::new()),
-                stdout_closed: false,
+                output_closed: false,
                 error: None,
+                output,
+                progress,
+                started: Instant::now(),
             }),
             turn: std::sync::Condvar::new(),
         }
     }
 
     fn stopped(s: &WriterState) -> bool {
-        s.stdout_closed || s.error.is_some()
+        s.output_closed || s.error.is_some()
     }
 
     /// Drops the queue (the reader's next send fails) and wakes every writer.
@@ -344,7 +443,8 @@ impl Writers {
 
     /// One writer: takes frames until the queue ends or the stream stops, restores each and
     /// writes it when its turn comes.
-    fn work(&self, pipe: &Pipeline, format: PixelFormat, range: YuvRange, stats_every: usize) {
+    fn work(&self, pipe: &Pipeline, frames: &FrameStream) {
+        let (format, range, stats_every) = (frames.format, frames.range, frames.stats_every);
         loop {
             let job = {
                 let q = self.queue.lock().expect("queue");
@@ -356,7 +456,7 @@ impl Writers {
             let t = Instant::now();
             let mut bytes = Vec::new();
             let made = pipe
-                .restore_faces(&job.frame.view(), &job.faces)
+                .restore_faces_on(&job.frame.view(), &job.faces, 1)
                 .map_err(anyhow::Error::from)
                 .and_then(|(out, _)| Ok(from_rgb(&out.view(), format, range, &mut bytes)?));
             let work_ms = job.read_ms + t.elapsed().as_secs_f64() * 1e3;
@@ -375,19 +475,21 @@ impl Writers {
                 self.stop();
                 return;
             }
-            let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
+            let written = s.output.write_all(&bytes).and_then(|_| s.output.flush());
+            match written {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => s.stdout_closed = true,
-                Err(e) => {
-                    s.error = Some(anyhow::Error::from(e).context("writing frames to stdout"))
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => s.output_closed = true,
+                Err(e) => s.error = Some(anyhow::Error::from(e).context("writing frames")),
             }
             if !Self::stopped(&s) {
                 s.lat.0.push(job.start.elapsed().as_secs_f64() * 1e3);
                 s.work.0.push(work_ms);
                 if stats_every > 0 && s.lat.0.len().is_multiple_of(stats_every) {
                     say!("{} ({} face(s) tracked)", s.lat.summary(), job.tracked);
+                }
+                let rate = s.lat.0.len() as f64 / s.started.elapsed().as_secs_f64().max(1e-9);
+                if let Some(p) = s.progress.as_mut() {
+                    p.tick(&format!("frame {}, {rate:.1} frames/s", job.index + 1));
                 }
             }
             s.next += 1;
@@ -406,19 +508,18 @@ impl Writers {
 /// them), detects faces every `--detect-every` frames and tracks them in between.
 fn read_frames(
     pipe: &Pipeline,
-    args: &StreamArgs,
-    format: PixelFormat,
-    range: YuvRange,
+    args: &FrameStream,
+    input: &mut dyn Read,
     in_bytes: usize,
     tx: &std::sync::mpsc::SyncSender<Job>,
 ) -> Result<()> {
+    let (format, range) = (args.format, args.range);
     let n = pipe.options.upscale;
-    let mut stdin = std::io::stdin().lock();
     let mut buf = vec![0u8; in_bytes];
     let mut tracks: Vec<Detection> = Vec::new();
     let mut restored_tracks: Vec<lrpo_edge::pipeline::PlannedFace> = Vec::new();
     let mut frame_no = 0usize;
-    while read_frame(&mut stdin, &mut buf, frame_no)? {
+    while read_frame(input, &mut buf, frame_no)? {
         let start = Instant::now();
         let input = to_rgb(&buf, args.width, args.height, format, range)?;
         let frame = if n > 1 {
