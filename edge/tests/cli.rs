@@ -11,6 +11,18 @@ fn faces() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/faces")
 }
 
+/// `lrpo-edge SUBCOMMAND` with the shipped f32 policy and detector named explicitly (CI builds
+/// the binary outside the tree, where the defaults beside it are not found).
+fn shipped(subcommand: &str) -> Command {
+    let mut c = bin();
+    c.arg(subcommand)
+        .arg("--model")
+        .arg(faces().join("../../models/gt_student.onnx"))
+        .arg("--detector")
+        .arg(faces().join("../../models/mtcnn"));
+    c
+}
+
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lrpo-edge-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -834,15 +846,10 @@ fn a_closed_stderr_does_not_turn_an_error_into_a_panic() {
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(read_end);
-    let status = bin()
-        .arg("restore")
+    let status = shipped("restore")
         .arg(dir.join("missing.png"))
         .arg("-o")
         .arg(dir.join("out"))
-        .arg("--model")
-        .arg(faces().join("../../models/gt_student.onnx"))
-        .arg("--detector")
-        .arg(faces().join("../../models/mtcnn"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::from(write_end))
         .status()
@@ -915,15 +922,10 @@ fn a_video_is_restored_with_its_size_rate_and_audio() {
         clip.as_os_str(),
     ]);
     let out_dir = dir.join("out");
-    let out = bin()
-        .arg("restore")
+    let out = shipped("restore")
         .arg(&clip)
         .arg("-o")
         .arg(&out_dir)
-        .arg("--model")
-        .arg(faces().join("../../models/gt_student.onnx"))
-        .arg("--detector")
-        .arg(faces().join("../../models/mtcnn"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -977,16 +979,11 @@ fn a_video_is_restored_with_its_size_rate_and_audio() {
     // Without ffmpeg on the PATH: a clear error naming it, the batch's exit code 1.
     let empty = dir.join("no-tools");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = bin()
+    let out = shipped("restore")
         .env("PATH", &empty)
-        .arg("restore")
         .arg(&clip)
         .arg("-o")
         .arg(dir.join("out2"))
-        .arg("--model")
-        .arg(faces().join("../../models/gt_student.onnx"))
-        .arg("--detector")
-        .arg(faces().join("../../models/mtcnn"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
