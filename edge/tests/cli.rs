@@ -976,6 +976,27 @@ fn a_video_is_restored_with_its_size_rate_and_audio() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     assert_eq!(names, vec!["clip.mp4".to_string()]);
+    // A FIFO named like a video is refused, not waited on by ffprobe.
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("live.mp4");
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = shipped("restore")
+            .arg(&fifo)
+            .arg("-o")
+            .arg(dir.join("out3"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("not a regular file"), "{err}");
+    }
     // Without ffmpeg on the PATH: a clear error naming it, the batch's exit code 1.
     let empty = dir.join("no-tools");
     std::fs::create_dir_all(&empty).unwrap();

@@ -54,9 +54,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
-/// Reads a whole file, naming it in the error.
-pub fn read(path: &Path) -> Result<Vec<u8>> {
-    // A FIFO, socket or device would block or never end: only regular files are read.
+/// Checks that `path` is a regular file: a FIFO, socket or device would block or never end, so
+/// none is taken as an input (the error names the file).
+pub fn check_regular_file(path: &Path) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::io(
@@ -67,6 +67,12 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Reads a whole regular file ([`check_regular_file`]), naming it in the error.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    check_regular_file(path)?;
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 

@@ -59,6 +59,8 @@ fn missing_tool(program: &str, e: std::io::Error) -> anyhow::Error {
 
 /// Reads a video's size, frame rate, frame count and audio with ffprobe.
 pub fn probe(path: &Path) -> Result<VideoInfo> {
+    // ffprobe would wait on a FIFO forever.
+    lrpo_shared::fsio::check_regular_file(path)?;
     let out = run_tool(
         "ffprobe",
         &[
