@@ -11,6 +11,7 @@
 use super::common::{DetectorArgs, MAX_THREADS};
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_shared::align::landmarks_centre;
 use lrpo_shared::faceset::{SourceTable, photo_path};
 use lrpo_shared::onnx::detect::Detection;
 use lrpo_shared::onnx::detect::mtcnn::MtcnnTimings;
@@ -152,10 +153,7 @@ fn match_faces(labels: &[[f64; 2]], dets: &[Detection], radius: f64) -> (usize, 
             .enumerate()
             .filter(|(k, _)| !used[*k])
             .map(|(k, d)| {
-                let c = d
-                    .landmarks
-                    .iter()
-                    .fold([0.0, 0.0], |a, p| [a[0] + p[0] / 5.0, a[1] + p[1] / 5.0]);
+                let c = landmarks_centre(&d.landmarks);
                 (
                     k,
                     (c[0] - at[0]).hypot(c[1] - at[1]),
@@ -272,21 +270,20 @@ pub fn run(args: &BenchDetectArgs) -> Result<ExitCode> {
             found += n_found;
             unmatched += n_unmatched;
             // The photo's own eye distance is unknown for a missed face; its detection at the
-            // photo's full size gives it (or nothing when the photo alone misses it too).
-            for i in missed {
+            // photo's full size (once per photo) gives it, or nothing when that misses it too.
+            if !missed.is_empty() {
                 let own = mtcnn.detect_timed(&img.view())?.0;
-                let eye = own
-                    .iter()
-                    .find(|d| {
-                        let c = d
-                            .landmarks
-                            .iter()
-                            .fold([0.0, 0.0], |a, p| [a[0] + p[0] / 5.0, a[1] + p[1] / 5.0]);
-                        (c[0] - labels[i][0]).hypot(c[1] - labels[i][1])
-                            <= radius * d.eye_distance()
-                    })
-                    .map_or(f64::NAN, |d| d.eye_distance() * scale[0]);
-                missed_eye_px.push(eye);
+                for i in missed {
+                    let eye = own
+                        .iter()
+                        .find(|d| {
+                            let c = landmarks_centre(&d.landmarks);
+                            (c[0] - labels[i][0]).hypot(c[1] - labels[i][1])
+                                <= radius * d.eye_distance()
+                        })
+                        .map_or(f64::NAN, |d| d.eye_distance() * scale[0]);
+                    missed_eye_px.push(eye);
+                }
             }
         }
         let stage_ms: [f64; 5] = std::array::from_fn(|k| median(&mut stages[k]));

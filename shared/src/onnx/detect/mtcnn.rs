@@ -577,14 +577,18 @@ impl Mtcnn {
             let margin = (t / (1.0 - t)).ln();
             let prob = |c: usize, r: usize| {
                 let d = (logit[[0, c, r, 1]] - logit[[0, c, r, 0]]) as f64;
-                1.0 / (1.0 + (-d).exp())
+                // The exp only for cells near or above the margin.
+                if d < margin - 1e-9 {
+                    0.0
+                } else {
+                    1.0 / (1.0 + (-d).exp())
+                }
             };
             // np.where over the (W', H') map: column-major over the image.
             let mut cells = Vec::new();
             for c in 0..mw {
                 for r in 0..mh {
-                    let d = (logit[[0, c, r, 1]] - logit[[0, c, r, 0]]) as f64;
-                    if d >= margin - 1e-9 && prob(c, r) >= t {
+                    if prob(c, r) >= t {
                         cells.push((c, r));
                     }
                 }
