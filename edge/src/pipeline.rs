@@ -177,6 +177,9 @@ pub struct FaceResult {
     pub restored: Array3<f32>,
     /// Milliseconds spent in the policy for this face.
     pub restore_ms: f64,
+    /// The frame-to-crop transform it was aligned with and pasted back by (its footprint in
+    /// the frame: [`lrpo_shared::align::crop_footprint`]).
+    pub to_crop: Similarity,
 }
 
 /// A processed frame.
@@ -324,14 +327,13 @@ impl Pipeline {
         Ok((out, results))
     }
 
-    /// Crops and restores every planned face of `frame` (nothing pasted yet), each with the
-    /// transform that pastes it back.
+    /// Crops and restores every planned face of `frame` (nothing pasted yet).
     fn restore_crops(
         &self,
         frame: &ArrayView3<f32>,
         faces: &[PlannedFace],
         workers: usize,
-    ) -> Result<Vec<(FaceResult, Similarity)>> {
+    ) -> Result<Vec<FaceResult>> {
         let workers = workers.clamp(1, faces.len().max(1));
         if workers == 1 {
             return faces
@@ -341,8 +343,7 @@ impl Pipeline {
                 .collect();
         }
         // Face k goes to worker k mod workers; results are put back in face order.
-        let mut slots: Vec<Option<Result<(FaceResult, Similarity)>>> =
-            (0..faces.len()).map(|_| None).collect();
+        let mut slots: Vec<Option<Result<FaceResult>>> = (0..faces.len()).map(|_| None).collect();
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
@@ -367,13 +368,13 @@ impl Pipeline {
             .collect()
     }
 
-    /// Crops and restores face `k` of `frame`, with the transform that pastes it back.
+    /// Crops and restores face `k` of `frame`.
     fn restore_crop(
         &self,
         frame: &ArrayView3<f32>,
         k: usize,
         face: &PlannedFace,
-    ) -> Result<(FaceResult, Similarity)> {
+    ) -> Result<FaceResult> {
         let PlannedFace { detection: f, side } = face;
         let size = *side;
         if !self.policy.card().accepts_size(size as u32) {
@@ -387,26 +388,24 @@ impl Pipeline {
         let start = Instant::now();
         let restored = self.policy.restore_stream(&crop.view(), k as u64)?;
         let restore_ms = start.elapsed().as_secs_f64() * 1e3;
-        Ok((
-            FaceResult {
-                detection: f.clone(),
-                crop,
-                restored,
-                restore_ms,
-            },
-            t,
-        ))
+        Ok(FaceResult {
+            detection: f.clone(),
+            crop,
+            restored,
+            restore_ms,
+            to_crop: t,
+        })
     }
 
     /// Pastes restored faces into `out`, in order (feathered).
     fn paste_faces(
         &self,
         out: &mut Array3<f32>,
-        restored: Vec<(FaceResult, Similarity)>,
+        restored: Vec<FaceResult>,
     ) -> Result<Vec<FaceResult>> {
         let mut results = Vec::with_capacity(restored.len());
         let mut masks: Vec<(usize, Array2<f32>)> = Vec::new();
-        for (r, t) in restored {
+        for r in restored {
             let side = r.restored.shape()[1];
             if !masks.iter().any(|(s, _)| *s == side) {
                 masks.push((
@@ -422,7 +421,7 @@ impl Pipeline {
             paste_back(
                 &mut out.view_mut(),
                 &r.restored.view(),
-                &t,
+                &r.to_crop,
                 Interp::Bicubic,
                 &mask.view(),
             )?;

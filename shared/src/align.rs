@@ -352,6 +352,54 @@ pub fn paste_mask(size: usize, feather: f64, shape: MaskShape) -> Array2<f32> {
     })
 }
 
+/// A rectangle of frame pixels: columns `x0..x1`, rows `y0..y1` (ends exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRect {
+    /// First column.
+    pub x0: usize,
+    /// First row.
+    pub y0: usize,
+    /// One past the last column.
+    pub x1: usize,
+    /// One past the last row.
+    pub y1: usize,
+}
+
+/// The frame pixels (of a `height × width` frame) that an aligned `size`-px crop covers, i.e.
+/// the only pixels [`paste_back`] can change when pasting it with `to_crop`: the bounding box
+/// of the crop's corners mapped back to the frame, clipped to the frame; `None` when the crop
+/// lies outside it. Fails for a degenerate transform.
+pub fn crop_footprint(
+    to_crop: &Similarity,
+    size: usize,
+    height: usize,
+    width: usize,
+) -> Result<Option<FrameRect>> {
+    let inv = to_crop.inverse()?;
+    let corners = [
+        [-0.5, -0.5],
+        [size as f64 - 0.5, -0.5],
+        [-0.5, size as f64 - 0.5],
+        [size as f64 - 0.5, size as f64 - 0.5],
+    ]
+    .map(|p| inv.apply(p));
+    let lo = |v: [f64; 4]| v.into_iter().fold(f64::INFINITY, f64::min).floor().max(0.0);
+    let hi = |v: [f64; 4], n: usize| {
+        (v.into_iter().fold(f64::NEG_INFINITY, f64::max).ceil() + 1.0).min(n as f64)
+    };
+    let (xs, ys) = (corners.map(|p| p[0]), corners.map(|p| p[1]));
+    let (x0, x1, y0, y1) = (lo(xs), hi(xs, width), lo(ys), hi(ys, height));
+    if !(x0 < x1 && y0 < y1) {
+        return Ok(None);
+    }
+    Ok(Some(FrameRect {
+        x0: x0 as usize,
+        y0: y0 as usize,
+        x1: x1 as usize,
+        y1: y1 as usize,
+    }))
+}
+
 /// Pastes a `size × size` crop back into `frame` in place through the inverse of `to_crop`,
 /// blending with `mask` (`size × size`, in [0, 1]; [`paste_mask`]): `frame ← m·crop +
 /// (1 − m)·frame`, the crop resampled with `interp` and clamped to [0, 1]. Only the frame
@@ -381,40 +429,16 @@ pub fn paste_back(
             found: mask.shape().to_vec(),
         });
     }
-    let inv = to_crop.inverse()?;
     let mask3 = mask.insert_axis(ndarray::Axis(0));
-    // Bounding box of the crop in the frame.
-    let corners = [
-        [-0.5, -0.5],
-        [size as f64 - 0.5, -0.5],
-        [-0.5, size as f64 - 0.5],
-        [size as f64 - 0.5, size as f64 - 0.5],
-    ]
-    .map(|p| inv.apply(p));
-    let xs = corners.iter().map(|p| p[0]);
-    let ys = corners.iter().map(|p| p[1]);
-    let x0 = xs.clone().fold(f64::INFINITY, f64::min).floor().max(0.0) as usize;
-    let x1 = (xs
-        .fold(f64::NEG_INFINITY, f64::max)
-        .ceil()
-        .min(fw as f64 - 1.0))
-    .max(-1.0);
-    let y0 = ys.clone().fold(f64::INFINITY, f64::min).floor().max(0.0) as usize;
-    let y1 = (ys
-        .fold(f64::NEG_INFINITY, f64::max)
-        .ceil()
-        .min(fh as f64 - 1.0))
-    .max(-1.0);
-    if x1 < 0.0 || y1 < 0.0 {
+    let Some(FrameRect { x0, y0, x1, y1 }) = crop_footprint(to_crop, size, fh, fw)? else {
         return Ok(0);
-    }
-    let (x1, y1) = (x1 as usize, y1 as usize);
+    };
     let mut changed = 0;
     let mut px = [0.0f32; 3];
     let mut m = [0.0f32; 1];
     let last = size as f64 - 1.0;
-    for y in y0..=y1 {
-        for x in x0..=x1 {
+    for y in y0..y1 {
+        for x in x0..x1 {
             let [u, v] = to_crop.apply([x as f64, y as f64]);
             if !(u >= 0.0 && v >= 0.0 && u <= last && v <= last) {
                 continue;
