@@ -2,7 +2,9 @@
 //!
 //! - [`runtime`]: a restoration policy (ONNX + policy card), validated at load, restoring
 //!   aligned crops (one-step students, or ε-models sampled with DDIM);
+//! - [`models`]: the shipped model folder (default policy, detector);
 //! - [`pipeline`]: detect → align → restore → paste back;
+//! - [`tracking`]: faces followed across the frames of a stream;
 //! - [`threads`]: how many threads tract's matrix products use;
 //! - [`allocator`]: the allocator settings that keep freed tensors for reuse.
 //!
@@ -11,8 +13,10 @@
 
 pub mod allocator;
 pub mod error;
+pub mod models;
 pub mod pipeline;
 pub mod runtime;
 pub mod threads;
+pub mod tracking;
 
 pub use error::{Error, Result};

@@ -2,20 +2,23 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use lrpo_edge::models::{DEFAULT_POLICY, DEFAULT_POLICY_F32, DETECTOR_DIR, faster_of};
 use lrpo_edge::pipeline::{Pipeline, PipelineOptions};
 use lrpo_edge::runtime::{Policy, SamplerOptions};
 use lrpo_shared::onnx::detect::FaceDetector;
 use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
 use std::path::{Path, PathBuf};
 
-/// The shipped default policy, relative to the working folder or to the executable's folder.
-pub const DEFAULT_MODEL: &str = "models/gt_student_int8.onnx";
-/// Its f32 twin: used instead when it is faster on this CPU ([`faster_of`]).
-pub const DEFAULT_MODEL_F32: &str = "models/gt_student.onnx";
+/// The shipped model folder, relative to the working folder or to the executable's folder.
+pub const MODELS_DIR: &str = "models";
+
+/// The path of file `name` of the shipped model folder, relative (see [`locate`]).
+pub fn shipped(name: &str) -> String {
+    format!("{MODELS_DIR}/{name}")
+}
+
 /// Most threads `--threads` accepts (more only oversubscribes a camera board's cores).
 pub const MAX_THREADS: usize = 64;
-/// The shipped MTCNN folder.
-pub const DEFAULT_DETECTOR: &str = "models/mtcnn";
 
 /// Finds a shipped file: beside the executable or up to two folders above it first (a binary
 /// copied to a board next to its `models/` folder, or run from `target/release/` in a
@@ -80,48 +83,25 @@ impl PolicyArgs {
         match &self.model {
             Some(p) => Ok(Policy::load(p, sampler)?),
             None => {
-                let int8 = locate(DEFAULT_MODEL).with_context(|| format!("the default policy {DEFAULT_MODEL} was not found (looked next to the executable and in the working folder); pass --model"))?;
+                let rel = shipped(DEFAULT_POLICY);
+                let int8 = locate(&rel).with_context(|| format!("the default policy {rel} was not found (looked next to the executable and in the working folder); pass --model"))?;
                 let int8 = Policy::load(&int8, sampler)?;
-                match locate(DEFAULT_MODEL_F32) {
-                    Some(f32) => faster_of(int8, Policy::load(&f32, sampler)?),
-                    None => Ok(int8),
-                }
+                let Some(f32) = locate(&shipped(DEFAULT_POLICY_F32)) else {
+                    return Ok(int8);
+                };
+                let (win, c) = faster_of(int8, Policy::load(&f32, sampler)?)?;
+                say!(
+                    "default policy: {} ({:.1} ms per {} px face on this CPU; {} takes {:.1} ms)",
+                    win.model_path().display(),
+                    c.chosen_ms,
+                    c.side,
+                    c.other.display(),
+                    c.other_ms
+                );
+                Ok(win)
             }
         }
     }
-}
-
-/// The faster of two equivalent policies on this CPU, by a short self-benchmark at the first
-/// one's crop size (one plan-building run, then the median of 3 timed runs each); says on
-/// stderr which was chosen and why. tract's int8 kernels are fast on some CPUs and several
-/// times slower than f32 on others (e.g. 37 against 6.4 ms per 128-px face on an AVX-512 x86
-/// server), so the default policy is chosen where it runs.
-pub fn faster_of(a: Policy, b: Policy) -> Result<Policy> {
-    let side = a.crop_size();
-    let time = |p: &Policy| -> Result<f64> {
-        p.warm_up(side)?;
-        let img = ndarray::Array3::<f32>::from_elem((3, side, side), 0.5);
-        let mut v = Vec::with_capacity(3);
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            p.restore(&img.view())?;
-            v.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        v.sort_by(f64::total_cmp);
-        Ok(v[1])
-    };
-    let (ta, tb) = (time(&a)?, time(&b)?);
-    let (win, lose, tw, tl) = if tb < ta {
-        (b, a, tb, ta)
-    } else {
-        (a, b, ta, tb)
-    };
-    say!(
-        "default policy: {} ({tw:.1} ms per {side} px face on this CPU; {} takes {tl:.1} ms)",
-        win.model_path().display(),
-        lose.model_path().display()
-    );
-    Ok(win)
 }
 
 /// Face detection settings.
@@ -189,9 +169,12 @@ impl DetectorArgs {
         };
         let dir = match &self.detector {
             Some(p) => p.clone(),
-            None => locate(DEFAULT_DETECTOR).with_context(|| {
-                format!("the detector folder {DEFAULT_DETECTOR} was not found; pass --detector")
-            })?,
+            None => {
+                let rel = shipped(DETECTOR_DIR);
+                locate(&rel).with_context(|| {
+                    format!("the detector folder {rel} was not found; pass --detector")
+                })?
+            }
         };
         let config = MtcnnConfig {
             min_face,

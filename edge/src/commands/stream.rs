@@ -14,23 +14,13 @@
 use super::common::{DetectorArgs, FaceArgs, Input, PolicyArgs, pipeline};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lrpo_edge::pipeline::{
-    Pipeline, scale_detection, select_faces, smooth_landmarks, upscale_frame,
-};
+use lrpo_edge::pipeline::{Pipeline, upscale_frame};
+use lrpo_edge::tracking::{DEFAULT_DETECT_EVERY, DEFAULT_SMOOTHING, FaceTracker};
 use lrpo_shared::image::DEFAULT_MAX_PIXELS;
-use lrpo_shared::onnx::detect::Detection;
 use lrpo_shared::pixfmt::{PixelFormat, YuvRange, from_rgb, to_rgb};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Instant;
-
-/// Default `--detect-every`: on a still camera with sensor noise, detection every 5 frames with
-/// [`DEFAULT_SMOOTHING`] flickers least short of fixed landmarks (output/input temporal
-/// difference 0.75 against 1.17 detecting every frame unsmoothed; benchmarks/edge.md).
-pub const DEFAULT_DETECT_EVERY: usize = 5;
-
-/// Default `--smoothing`: the weight of new landmarks at a detection.
-pub const DEFAULT_SMOOTHING: f64 = 0.5;
 
 /// Arguments of `lrpo-edge stream`.
 #[derive(Args, Debug)]
@@ -87,59 +77,6 @@ fn read_frame(input: &mut dyn Read, buf: &mut [u8], frame_no: usize) -> Result<b
         );
     }
     Ok(false)
-}
-
-/// Matches new detections to the tracked faces (IoU > 0.3) and smooths their landmarks.
-pub fn update_tracks(tracks: &[Detection], found: Vec<Detection>, alpha: f64) -> Vec<Detection> {
-    found
-        .into_iter()
-        .map(|d| {
-            match tracks
-                .iter()
-                .filter(|t| t.iou(&d) > 0.3)
-                .max_by(|a, b| a.iou(&d).total_cmp(&b.iou(&d)))
-            {
-                Some(t) => Detection {
-                    landmarks: smooth_landmarks(&t.landmarks, &d.landmarks, alpha),
-                    ..d
-                },
-                None => d,
-            }
-        })
-        .collect()
-}
-
-/// A tracked face keeps the crop side it was restored at while its new side is within this
-/// fraction of it: the side then changes only when the face's size really does, so a face is
-/// not restored at a new resolution (a visible change, and a new tract plan of 20–30 ms) every
-/// time detection jitters by a few pixels.
-pub const SIDE_HYSTERESIS: f64 = 0.125;
-
-/// The newly planned faces, each keeping the side of the previous plan's face it overlaps
-/// (IoU > 0.3) when its own side is within [`SIDE_HYSTERESIS`] of that side.
-pub fn keep_sides(
-    previous: &[lrpo_edge::pipeline::PlannedFace],
-    planned: Vec<lrpo_edge::pipeline::PlannedFace>,
-) -> Vec<lrpo_edge::pipeline::PlannedFace> {
-    planned
-        .into_iter()
-        .map(|mut p| {
-            let old = previous
-                .iter()
-                .filter(|o| o.detection.iou(&p.detection) > 0.3)
-                .max_by(|a, b| {
-                    a.detection
-                        .iou(&p.detection)
-                        .total_cmp(&b.detection.iou(&p.detection))
-                });
-            if let Some(o) = old
-                && (p.side as f64 - o.side as f64).abs() <= SIDE_HYSTERESIS * o.side as f64
-            {
-                p.side = o.side;
-            }
-            p
-        })
-        .collect()
 }
 
 /// Milliseconds per frame.
@@ -200,8 +137,14 @@ pub fn run(args: &StreamArgs) -> Result<ExitCode> {
             DEFAULT_MAX_PIXELS
         );
     }
-    if args.detect_every == 0 || !(args.smoothing > 0.0 && args.smoothing <= 1.0) {
-        bail!("--detect-every must be >= 1 and --smoothing in (0, 1]");
+    let every_ok = (1..=lrpo_edge::tracking::MAX_DETECT_EVERY).contains(&args.detect_every);
+    if !(every_ok && args.smoothing > 0.0 && args.smoothing <= 1.0) {
+        bail!(
+            "--detect-every must be 1..={} frames and --smoothing in (0, 1], got {} and {}",
+            lrpo_edge::tracking::MAX_DETECT_EVERY,
+            args.detect_every,
+            args.smoothing
+        );
     }
     let format = PixelFormat::by_name(&args.pix_fmt).context("--pix-fmt")?;
     let range = match args.yuv_range.as_str() {
@@ -516,8 +459,7 @@ fn read_frames(
     let (format, range) = (args.format, args.range);
     let n = pipe.options.upscale;
     let mut buf = vec![0u8; in_bytes];
-    let mut tracks: Vec<Detection> = Vec::new();
-    let mut restored_tracks: Vec<lrpo_edge::pipeline::PlannedFace> = Vec::new();
+    let mut tracker = FaceTracker::new(args.detect_every, args.smoothing)?;
     let mut frame_no = 0usize;
     while read_frame(input, &mut buf, frame_no)? {
         let start = Instant::now();
@@ -527,30 +469,14 @@ fn read_frames(
         } else {
             input.clone()
         };
-        if frame_no.is_multiple_of(args.detect_every) {
-            let found = select_faces(
-                pipe.detect(&input.view())?,
-                args.width,
-                args.height,
-                &pipe.options,
-            );
-            tracks = update_tracks(&tracks, found, args.smoothing);
-            // The detail gate decides on detection frames, so a face does not flicker
-            // between restored and kept from one frame to the next.
-            let scaled = tracks
-                .iter()
-                .map(|t| scale_detection(t, n as f64))
-                .collect();
-            let planned = pipe.gate_faces(&frame.view(), scaled)?.0;
-            restored_tracks = keep_sides(&restored_tracks, planned);
-        }
+        let step = tracker.next(pipe, &input.view(), &frame.view())?;
         let job = Job {
             index: frame_no,
             start,
             read_ms: start.elapsed().as_secs_f64() * 1e3,
             frame,
-            faces: restored_tracks.clone(),
-            tracked: tracks.len(),
+            faces: tracker.faces().to_vec(),
+            tracked: step.tracked,
         };
         if tx.send(job).is_err() {
             // The writer stopped (stdout closed or an error): it reports why.
@@ -559,37 +485,4 @@ fn read_frames(
         frame_no += 1;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use lrpo_edge::pipeline::PlannedFace;
-
-    fn face(x: f64, side: usize) -> PlannedFace {
-        PlannedFace {
-            detection: Detection {
-                bbox: [x, 10.0, x + 100.0, 110.0],
-                score: 1.0,
-                landmarks: [[x + 30.0, 40.0]; 5],
-            },
-            side,
-        }
-    }
-
-    #[test]
-    fn tracked_faces_keep_their_side_until_their_size_really_changes() {
-        let previous = vec![face(0.0, 152), face(400.0, 208)];
-        let sides = |planned: Vec<PlannedFace>| -> Vec<usize> {
-            keep_sides(&previous, planned)
-                .iter()
-                .map(|p| p.side)
-                .collect()
-        };
-        // Jitter within 12.5 %: the old sides stay.
-        assert_eq!(sides(vec![face(3.0, 160), face(402.0, 200)]), [152, 208]);
-        // A real change (152 → 176 is +16 %), and a face that overlaps nothing: their own.
-        assert_eq!(sides(vec![face(2.0, 176), face(200.0, 156)]), [176, 156]);
-        assert!(keep_sides(&[], vec![face(0.0, 128)])[0].side == 128);
-    }
 }

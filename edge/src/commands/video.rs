@@ -5,9 +5,10 @@
 //! camera). The output keeps the input's size and frame
 //! rate, and its audio (copied, not re-encoded); the video is H.264 (`-crf 18`, yuv420p).
 
-use super::stream::{DEFAULT_DETECT_EVERY, DEFAULT_SMOOTHING, FrameStream, process_frames};
+use super::stream::{FrameStream, process_frames};
 use anyhow::{Context, Result, bail};
 use lrpo_edge::pipeline::Pipeline;
+use lrpo_edge::tracking::{DEFAULT_DETECT_EVERY, DEFAULT_SMOOTHING};
 use lrpo_shared::image::DEFAULT_MAX_PIXELS;
 use lrpo_shared::pixfmt::{PixelFormat, YuvRange};
 use std::path::{Path, PathBuf};

@@ -22,9 +22,10 @@
 use super::paired::paired;
 use super::report::{self, Report, Row, file_safe};
 use super::scoring::{Metric, niqe_any_size};
-use crate::commands::common::{DEFAULT_DETECTOR, DEFAULT_MODEL, locate};
+use crate::commands::common::{locate, shipped};
 use crate::commands::eval::EvalArgs;
 use anyhow::{Context, Result, bail};
+use lrpo_edge::models::{DEFAULT_POLICY, DETECTOR_DIR};
 use lrpo_edge::pipeline::{Pipeline, PipelineOptions, native_side};
 use lrpo_edge::runtime::{Policy, SamplerOptions};
 use lrpo_shared::align::{Border, Interp, face_to_crop, landmarks_centre, warp_to_crop};
@@ -65,8 +66,12 @@ fn median(v: &mut [f64]) -> f64 {
 pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let model = match args.models.first() {
         Some(m) => m.clone(),
-        None => locate(DEFAULT_MODEL)
-            .with_context(|| format!("--real needs --model (default {DEFAULT_MODEL} not found)"))?,
+        None => locate(&shipped(DEFAULT_POLICY)).with_context(|| {
+            format!(
+                "--real needs --model (default {} not found)",
+                shipped(DEFAULT_POLICY)
+            )
+        })?,
     };
     if args.models.len() > 1 {
         bail!(
@@ -87,9 +92,8 @@ pub fn run(args: &EvalArgs) -> Result<ExitCode> {
     let policy = Policy::load(&model, SamplerOptions::default())?;
     let det_dir = match &args.detector {
         Some(d) => d.clone(),
-        None => {
-            locate(DEFAULT_DETECTOR).context("the MTCNN folder was not found; pass --detector")?
-        }
+        None => locate(&shipped(DETECTOR_DIR))
+            .context("the MTCNN folder was not found; pass --detector")?,
     };
     let pipe = Pipeline {
         policy,
