@@ -209,7 +209,7 @@ fn reward_rises_with_learning_and_stays_without() {
 #[test]
 fn a_resumed_lrpo_run_continues_exactly() {
     let _one_at_a_time = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = scratch("resume");
+    let dir = scratch("lrpo-resume");
     brightness_model(&dir.join("brightness.onnx"));
     std::fs::write(dir.join("reward.toml"), "[[component]]\nname = \"bright\"\nkind = \"onnx-nr\"\nweight = 1.0\npath = \"brightness.onnx\"\n").unwrap();
     let init = dir.join("init");

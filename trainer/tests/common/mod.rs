@@ -11,7 +11,13 @@ pub fn root() -> PathBuf {
 
 /// A fresh, empty scratch folder named for the test and the process.
 pub fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lrpo-train-{name}-{}", std::process::id()));
+    // Under cargo's per-target scratch folder (where there is one), one per test name: a rerun
+    // replaces it, so scratch files do not pile up in the system's temporary folder (a failed
+    // run's stay there to look at).
+    let d = option_env!("CARGO_TARGET_TMPDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("lrpo-train-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
