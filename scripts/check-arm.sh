@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cross-compiles lrpo-edge for 64-bit ARM by the Debian route (README, "Building for ARM"),
 # restores a real photo with several faces under qemu-aarch64 and compares the result with the
-# x86-64 build's output of the same command.
+# x86-64 build's output of the same command; then builds the C API's example program
+# (edge/capi/examples/restore.c) with the system C compiler and with the aarch64 cross compiler,
+# runs both on the same photo (the aarch64 one under qemu) and compares their outputs.
 #
 # Needs the packages .ci/run installs (rustc-web, libstd-rust-web-dev:arm64,
 # gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user). Uses the shipped policy when there
@@ -46,4 +48,20 @@ qemu-aarch64 -cpu cortex-a76 -L /usr/aarch64-linux-gnu "$arm" --version
 
 echo "== comparing"
 cargo run -q -p lrpo-devtools --bin compare_images -- "$work/x86/montage.png" "$work/arm/montage.png" 1
+
+# --- The C API: the example program, built with each machine's C compiler --------------------
+echo "== C API: examples/restore.c against liblrpo.a, x86-64 and aarch64"
+RUSTC=/usr/bin/rustc cargo build --release -p lrpo-edge-capi --target "$target"
+cargo build -q -p lrpo-edge-capi
+c_libs=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -Wl,-z,noexecstack -Wl,--gc-sections)
+cc -std=c11 -O2 -Wall -Wextra -Werror -Iedge/capi/include edge/capi/examples/restore.c \
+  "$target_dir/debug/liblrpo.a" "${c_libs[@]}" -o "$work/restore-x86"
+aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Werror -Iedge/capi/include edge/capi/examples/restore.c \
+  "$target_dir/$target/release/liblrpo.a" "${c_libs[@]}" -o "$work/restore-arm"
+[ "$(od -An -tx1 -j18 -N2 "$work/restore-arm" | tr -d ' ')" = "b700" ] || { echo "restore-arm is not an aarch64 ELF binary" >&2; exit 1; }
+ffmpeg -loglevel error -y -i "$photo" "$work/montage.ppm"
+c_args=(--no-gate --policy "$(realpath "$model")" models "$work/montage.ppm")
+"$work/restore-x86" "${c_args[@]}" "$work/c-x86.ppm"
+qemu-aarch64 -cpu cortex-a76 -L /usr/aarch64-linux-gnu "$work/restore-arm" "${c_args[@]}" "$work/c-arm.ppm"
+cargo run -q -p lrpo-devtools --bin compare_images -- "$work/c-x86.ppm" "$work/c-arm.ppm" 1
 echo "ARM check passed"
