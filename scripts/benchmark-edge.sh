@@ -16,7 +16,9 @@
 #    encoding on the same cores);
 # 6. flicker (tools/stream_clip.py flicker) on a static camera clip with sensor noise, for
 #    landmark smoothing and detection intervals, and with the landmarks of the first frame kept
-#    (the floor: only the input's noise moves the output).
+#    (the floor: only the input's noise moves the output);
+# 7. the same measure inside lrpo-edge (`lrpo-edge bench-stream`: its own still clip of two
+#    bundled photos, sensor noise of 2 levels, the stream's frame processor in memory).
 #
 #     PYTHON=/path/to/venv/bin/python scripts/benchmark-edge.sh
 #
@@ -106,6 +108,9 @@ for setting in "1 1" "1 5" "0.5 1" "0.5 5" "0.25 1" "0.25 5" "1 100000"; do
   echo "smoothing=$1 detect_every=$2 $("$PYTHON" tools/stream_clip.py flicker "$work/static.rgb" "$work/static-out.rgb")" \
     | tee -a "$out/flicker.txt"
 done
+
+echo "== lrpo-edge bench-stream (flicker and frames/s on a still camera, inside lrpo-edge)"
+"$edge" bench-stream --detail-gate off --frames 60 --json "$out/bench-stream.json"
 
 "$PYTHON" tools/edge_report.py "$out" > benchmarks/edge.md
 echo "wrote benchmarks/edge.md"

@@ -2,6 +2,7 @@
 //!
 //! - [`runtime`]: a restoration policy (ONNX + policy card), validated at load, restoring
 //!   aligned crops (one-step students, or ε-models sampled with DDIM);
+//! - [`flicker`]: how much a restored still-camera clip changes from frame to frame;
 //! - [`models`]: the shipped model folder (default policy, detector);
 //! - [`pipeline`]: detect → align → restore → paste back;
 //! - [`tracking`]: faces followed across the frames of a stream;
@@ -13,6 +14,7 @@
 
 pub mod allocator;
 pub mod error;
+pub mod flicker;
 pub mod models;
 pub mod pipeline;
 pub mod runtime;

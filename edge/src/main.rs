@@ -39,6 +39,9 @@ enum Command {
     /// Measure face detection's time per camera frame (640x480, 720p, 1080p) and its recall on
     /// the face set's labelled photos.
     BenchDetect(Box<commands::bench_detect::BenchDetectArgs>),
+    /// Measure the flicker and frame rate of `stream` on a still-camera clip made from photos,
+    /// with and without landmark smoothing.
+    BenchStream(Box<commands::bench_stream::BenchStreamArgs>),
     /// Degrade images with the BFR degradation model (blur, downscale, noise, JPEG) and report
     /// the sampled parameters and the PSNR of each result against its input.
     Degrade(commands::degrade::DegradeArgs),
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Stream(args) => commands::stream::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::BenchDetect(args) => commands::bench_detect::run(&args),
+        Command::BenchStream(args) => commands::bench_stream::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
     };
     match result {

@@ -1021,3 +1021,42 @@ fn a_video_is_restored_with_its_size_rate_and_audio() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_stream_measures_flicker_against_the_noise_it_added() {
+    let dir = scratch("bench-stream");
+    let json = dir.join("stream.json");
+    let photos = format!(
+        "{},{}",
+        faces().join("obama.jpg").display(),
+        faces().join("grace_hopper.jpg").display()
+    );
+    let o = shipped("bench-stream")
+        .args(["--detail-gate", "off", "--frames", "4", "--width", "320"])
+        .args(["--height", "240", "--photos", &photos, "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let settings = doc["settings"].as_array().unwrap();
+    assert_eq!(settings.len(), 3);
+    for s in settings {
+        let f = &s["flicker"];
+        assert!(f["region_pixels"].as_u64().unwrap() > 500, "{s}");
+        // Two frames' independent Gaussian noise of σ = 2 levels differ by 2σ/√π = 2.26 on
+        // average (before rounding to levels).
+        let input = f["input"].as_f64().unwrap();
+        assert!((input - 2.257).abs() < 0.15, "input flicker {input}");
+        assert!(s["ratio"].as_f64().unwrap() > 0.2, "{s}");
+    }
+    // Nothing to compare with an upscaled output; absurd clips refused.
+    for (flag, value) in [("--upscale", "2"), ("--frames", "1"), ("--noise", "-1")] {
+        let o = shipped("bench-stream")
+            .args([flag, value, "--photos", &photos])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}");
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_detect;
+pub mod bench_stream;
 pub mod common;
 pub mod degrade;
 pub mod eval;
