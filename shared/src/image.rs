@@ -42,6 +42,26 @@ pub fn load_rgb_limited(path: &Path, max_pixels: u64) -> Result<RgbImage> {
     decode_rgb(&bytes, path, max_pixels)
 }
 
+/// Deflate's largest compression ratio (a run of one byte value: 258 bytes per 2-bit code,
+/// about 1032:1).
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+/// The fewest bytes a well-formed file of `format` can code a `width × height` image in, or
+/// `None` for formats without such a bound. A JPEG codes at least one bit per 8×8 luma block
+/// (its DC difference; even progressive files, whose later scans can skip whole runs of
+/// blocks); a PNG holds at least one bit per pixel plus a filter byte per row, deflated at most
+/// [`DEFLATE_MAX_RATIO`]:1. A file far shorter declares a size it does not hold (a corrupt
+/// header, or a decompression bomb) and would decode to a frame of filler at that size's full
+/// cost in time and memory.
+fn min_coded_bytes(format: Option<::image::ImageFormat>, width: u32, height: u32) -> Option<u64> {
+    let (w, h) = (width as u64, height as u64);
+    match format? {
+        ::image::ImageFormat::Jpeg => Some(w.div_ceil(8) * h.div_ceil(8) / 8),
+        ::image::ImageFormat::Png => Some((w.div_ceil(8) + 1) * h / DEFLATE_MAX_RATIO),
+        _ => None,
+    }
+}
+
 /// Decodes encoded image bytes (PNG, JPEG, BMP, PNM) into RGB f32 CHW [0, 1], turned by the
 /// file's EXIF orientation (as viewers show it). `label` names the source in errors.
 pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImage> {
@@ -75,6 +95,7 @@ pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImag
             bytes.len()
         )));
     }
+    let reader_format = reader.format();
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| decode_err(e.to_string()))?;
@@ -95,6 +116,14 @@ pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImag
             pixels,
             limit: max_pixels,
         });
+    }
+    if let Some(need) = min_coded_bytes(reader_format, width, height)
+        && (bytes.len() as u64) < need
+    {
+        return Err(decode_err(format!(
+            "corrupt: a {width}x{height} image needs at least {need} bytes of coded data, the file has {}",
+            bytes.len()
+        )));
     }
     // EXIF orientation (JPEG): the pixels are turned the way a viewer shows them. An
     // unreadable orientation tag counts as none.
@@ -329,6 +358,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("half.jpg") && e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn a_file_too_short_for_the_size_it_declares_is_refused_before_decoding() {
+        let img = Array3::from_shape_fn((3, 48, 64), |(c, y, x)| {
+            ((x + 2 * y + c) % 17) as f32 / 17.0
+        });
+        let jpeg = encode_rgb(&img.view(), OutputFormat::Jpeg(90)).unwrap();
+        // Its frame header (SOF0: FF C0, length, precision, height, width) says 8192 x 8192.
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let mut bomb = jpeg.clone();
+        bomb[sof + 5..sof + 9].copy_from_slice(&[0x20, 0x00, 0x20, 0x00]);
+        let t = std::time::Instant::now();
+        let e = decode_rgb(&bomb, Path::new("bomb.jpg"), DEFAULT_MAX_PIXELS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bomb.jpg") && e.contains("8192x8192") && e.contains("131072"),
+            "{e}"
+        );
+        assert!(
+            t.elapsed().as_secs_f64() < 1.0,
+            "refused only after decoding"
+        );
+        // The tightest real files pass: a uniform 2048 x 2048 frame, as JPEG and as PNG.
+        let flat = Array3::from_elem((3, 2048, 2048), 0.5f32);
+        for format in [OutputFormat::Jpeg(75), OutputFormat::Png] {
+            let bytes = encode_rgb(&flat.view(), format).unwrap();
+            assert!(decode_rgb(&bytes, Path::new("flat"), DEFAULT_MAX_PIXELS).is_ok());
+        }
+        // PNG: one bit per pixel and a filter byte per row, deflated 1032:1 at most.
+        let png = Some(::image::ImageFormat::Png);
+        assert_eq!(min_coded_bytes(png, 8192, 8192), Some(1025 * 8192 / 1032));
+        assert_eq!(
+            min_coded_bytes(Some(::image::ImageFormat::Bmp), 8192, 8192),
+            None
+        );
     }
 
     #[test]
