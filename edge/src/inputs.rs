@@ -36,7 +36,8 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 /// Expands inputs: files are taken as they are (whatever their extension, so that a wrong file
 /// gets a clear decoding error), folders are searched (not recursively) for PNG and JPEG files
 /// in name order, and a file name with `*` or `?` (quoted, so the shell leaves it) matches the
-/// files of its folder. Fails when nothing is left.
+/// files of its folder. A folder without images is reported on stderr. Fails when nothing is
+/// left.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for input in inputs {
@@ -72,6 +73,12 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .filter(|p| p.is_file() && is_image_path(p))
                 .collect();
             files.sort();
+            if files.is_empty() {
+                say!(
+                    "warning: {}: a folder without PNG or JPEG files (nothing taken from it)",
+                    input.display()
+                );
+            }
             out.extend(files);
         } else {
             out.push(input.clone());

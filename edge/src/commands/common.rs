@@ -341,7 +341,7 @@ impl OutputGuard {
             && first.as_path() != input
         {
             bail!(
-                "{}: {} and {} would both be written here; the first was kept (rename one, or run them separately)",
+                "{}: {} and {} would both be written here, so the second is skipped (rename one, or run them separately)",
                 out.display(),
                 first.display(),
                 input.display()
