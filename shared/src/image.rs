@@ -65,6 +65,64 @@ fn min_coded_bytes(format: Option<::image::ImageFormat>, width: u32, height: u32
 /// Decodes encoded image bytes (PNG, JPEG, BMP, PNM) into RGB f32 CHW [0, 1], turned by the
 /// file's EXIF orientation (as viewers show it). `label` names the source in errors.
 pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImage> {
+    Ok(from_dynamic(&decode_dynamic(bytes, label, max_pixels)?))
+}
+
+/// An 8-bit RGB image as it is decoded and saved: interleaved `R, G, B` bytes, row after row
+/// (`HWC`, 3 bytes per pixel, a quarter of [`RgbImage`]'s size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rgb8Image {
+    /// `width × height × 3` bytes.
+    pub data: Vec<u8>,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+}
+
+/// [`decode_rgb`] into 8-bit RGB: the same checks and orientation; 8-bit files keep their
+/// bytes, others are converted as [`from_dynamic`] and [`to_rgb8`] would (so both routes give
+/// the same pixels).
+pub fn decode_rgb8(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<Rgb8Image> {
+    use ::image::DynamicImage as D;
+    let dynamic = decode_dynamic(bytes, label, max_pixels)?;
+    let (width, height) = (dynamic.width() as usize, dynamic.height() as usize);
+    let data = match dynamic {
+        D::ImageRgb8(b) => b.into_raw(),
+        d @ (D::ImageLuma8(_) | D::ImageLumaA8(_) | D::ImageRgba8(_)) => d.to_rgb8().into_raw(),
+        other => to_rgb8(&from_dynamic(&other).view())?,
+    };
+    Ok(Rgb8Image {
+        data,
+        width,
+        height,
+    })
+}
+
+/// Loads an image file into 8-bit RGB ([`decode_rgb8`]), refusing images of more than
+/// `max_pixels`.
+pub fn load_rgb8_limited(path: &Path, max_pixels: u64) -> Result<Rgb8Image> {
+    let bytes = crate::fsio::read(path)?;
+    decode_rgb8(&bytes, path, max_pixels)
+}
+
+/// Saves an 8-bit RGB image, atomically, as PNG or JPEG by `path`'s extension.
+pub fn save_rgb8(path: &Path, img: &Rgb8Image) -> Result<()> {
+    let format = OutputFormat::from_path(path)?;
+    let bytes = encode_rgb8(&img.data, img.width as u32, img.height as u32, format).map_err(
+        |e| match e {
+            Error::ImageEncode { reason, .. } => Error::ImageEncode {
+                path: path.to_path_buf(),
+                reason,
+            },
+            other => other,
+        },
+    )?;
+    crate::fsio::write_atomic(path, &bytes)
+}
+
+/// The checked, oriented decode behind [`decode_rgb`] and [`decode_rgb8`].
+fn decode_dynamic(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<::image::DynamicImage> {
     use ::image::ImageDecoder;
     let decode_err = |reason: String| Error::ImageDecode {
         path: label.to_path_buf(),
@@ -133,7 +191,7 @@ pub fn decode_rgb(bytes: &[u8], label: &Path, max_pixels: u64) -> Result<RgbImag
     let mut dynamic =
         ::image::DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
     dynamic.apply_orientation(orientation);
-    Ok(from_dynamic(&dynamic))
+    Ok(dynamic)
 }
 
 /// Converts any decoded image into RGB f32 CHW [0, 1] (gray replicated, alpha dropped,

@@ -155,6 +155,19 @@ pub fn resize(
 /// convolution (a = −0.5, support scaled by the shrink factor), horizontal pass first, each
 /// pass accumulated in f64 and stored as f32 as PIL stores 'F' images.
 pub fn pil_bicubic_resize(img: &Array2<f64>, out_h: usize, out_w: usize) -> Array2<f64> {
+    let (h, w) = img.dim();
+    pil_bicubic_resize_of(h, w, |y, x| img[[y, x]], out_h, out_w)
+}
+
+/// [`pil_bicubic_resize`] of the `h × w` plane whose value at `(y, x)` is `pixel(y, x)`: the
+/// plane itself need not be held (only the horizontal pass, `h × out_w` values).
+fn pil_bicubic_resize_of(
+    h: usize,
+    w: usize,
+    pixel: impl Fn(usize, usize) -> f64,
+    out_h: usize,
+    out_w: usize,
+) -> Array2<f64> {
     fn cubic(x: f64) -> f64 {
         const A: f64 = -0.5;
         let x = x.abs();
@@ -188,7 +201,6 @@ pub fn pil_bicubic_resize(img: &Array2<f64>, out_h: usize, out_w: usize) -> Arra
             })
             .collect()
     }
-    let (h, w) = img.dim();
     let kx = coeffs(w, out_w);
     let mut tmp = Array2::<f64>::zeros((h, out_w));
     for y in 0..h {
@@ -196,7 +208,7 @@ pub fn pil_bicubic_resize(img: &Array2<f64>, out_h: usize, out_w: usize) -> Arra
             let acc: f64 = k
                 .iter()
                 .enumerate()
-                .map(|(i, kv)| img[[y, xmin + i]] * kv)
+                .map(|(i, kv)| pixel(y, xmin + i) * kv)
                 .sum();
             tmp[[y, xx]] = acc as f32 as f64;
         }
@@ -241,9 +253,55 @@ pub fn resize_antialiased(
     Ok(out)
 }
 
+/// [`resize_antialiased`] of an 8-bit RGB image (`HWC` bytes, `width × height`), equal to it on
+/// the image's f32 form ([`crate::image::from_rgb8`]) without making that form: a large photo's
+/// shrunk copy (for detection) costs the output and one pass's rows, not 12 bytes per pixel.
+pub fn resize_antialiased_rgb8(
+    data: &[u8],
+    width: usize,
+    height: usize,
+    out_h: usize,
+    out_w: usize,
+) -> Result<Array3<f32>> {
+    if width == 0 || height == 0 || data.len() != width * height * 3 {
+        return Err(crate::error::Error::invalid(
+            "image to resize",
+            format!(
+                "{} bytes are not a {width}x{height} RGB24 image",
+                data.len()
+            ),
+        ));
+    }
+    if out_h == 0 || out_w == 0 {
+        return Err(crate::error::Error::invalid(
+            "resize target",
+            format!("{out_w}x{out_h} has a zero dimension"),
+        ));
+    }
+    let mut out = Array3::<f32>::zeros((3, out_h, out_w));
+    for c in 0..3 {
+        let px = |y: usize, x: usize| (data[(y * width + x) * 3 + c] as f32 / 255.0) as f64;
+        let r = pil_bicubic_resize_of(height, width, px, out_h, out_w);
+        out.index_axis_mut(ndarray::Axis(0), c)
+            .assign(&r.mapv(|v| v as f32));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rgb8_antialiased_shrink_equals_the_f32_one() {
+        let (w, h) = (37, 23);
+        let data: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+        let f32_img = crate::image::from_rgb8(&data, w, h).unwrap();
+        let a = resize_antialiased(&f32_img.view(), 9, 14).unwrap();
+        let b = resize_antialiased_rgb8(&data, w, h, 9, 14).unwrap();
+        assert_eq!(a, b);
+        assert!(resize_antialiased_rgb8(&data[1..], w, h, 9, 14).is_err());
+    }
 
     #[test]
     fn identity_size_is_identity() {
