@@ -3,6 +3,8 @@
 //! - [`runtime`]: a restoration policy (ONNX + policy card), validated at load, restoring
 //!   aligned crops (one-step students, or ε-models sampled with DDIM);
 //! - [`flicker`]: how much a restored still-camera clip changes from frame to frame;
+//! - [`in_place`]: a photo's faces restored in its 8-bit buffer (no full-frame f32 copy);
+//! - [`memory`]: the memory budget and the largest photo it allows;
 //! - [`models`]: the shipped model folder (default policy, detector);
 //! - [`pipeline`]: detect → align → restore → paste back;
 //! - [`tracking`]: faces followed across the frames of a stream;
@@ -15,6 +17,8 @@
 pub mod allocator;
 pub mod error;
 pub mod flicker;
+pub mod in_place;
+pub mod memory;
 pub mod models;
 pub mod pipeline;
 pub mod runtime;

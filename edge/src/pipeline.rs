@@ -195,6 +195,22 @@ pub struct FrameResult {
     pub kept: Vec<KeptFace>,
 }
 
+/// The paste masks of one frame, one per crop side (made when first needed).
+#[derive(Default)]
+pub(crate) struct PasteMasks(Vec<(usize, Array2<f32>)>);
+
+impl PasteMasks {
+    /// The mask for `side`-px crops under `options` (feather, shape).
+    pub(crate) fn get(&mut self, side: usize, options: &PipelineOptions) -> &Array2<f32> {
+        if let Some(i) = self.0.iter().position(|(s, _)| *s == side) {
+            return &self.0[i].1;
+        }
+        self.0
+            .push((side, paste_mask(side, options.feather, options.mask)));
+        &self.0.last().expect("just added").1
+    }
+}
+
 /// A policy plus a detector.
 pub struct Pipeline {
     /// The restoration policy.
@@ -237,26 +253,51 @@ impl Pipeline {
     /// Detects faces in `frame` (on a copy shrunk to [`PipelineOptions::detect_max_side`]
     /// when the frame is larger; detections in the frame's coordinates).
     pub fn detect(&self, frame: &ArrayView3<f32>) -> Result<Vec<Detection>> {
-        let det = self.detector.as_ref().ok_or(Error::NoDetector)?;
         let (_, h, w) = frame.dim();
+        match self.detection_size(h, w) {
+            Some((dh, dw)) => {
+                let small = resize_antialiased(frame, dh, dw)?;
+                self.detect_shrunk(&small.view(), h, w)
+            }
+            None => Ok(self.detector()?.detect(frame)?),
+        }
+    }
+
+    /// The detector, or [`Error::NoDetector`].
+    pub(crate) fn detector(&self) -> Result<&dyn FaceDetector> {
+        self.detector.as_deref().ok_or(Error::NoDetector)
+    }
+
+    /// The size `(height, width)` of the copy an `h × w` frame is detected on, `None` when it
+    /// is detected as it is ([`PipelineOptions::detect_max_side`]).
+    pub(crate) fn detection_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
         let long = h.max(w);
         match self.options.detect_max_side {
             Some(m) if long > m => {
                 let s = m as f64 / long as f64;
-                let (dh, dw) = (
+                Some((
                     ((h as f64 * s).round() as usize).max(1),
                     ((w as f64 * s).round() as usize).max(1),
-                );
-                let small = resize_antialiased(frame, dh, dw)?;
-                let found = det.detect(&small.view())?;
-                let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
-                Ok(found
-                    .iter()
-                    .map(|d| scale_detection_xy(d, sx, sy))
-                    .collect())
+                ))
             }
-            _ => Ok(det.detect(frame)?),
+            _ => None,
         }
+    }
+
+    /// Detects faces on `small`, a shrunk copy of an `h × w` frame, in the frame's coordinates.
+    pub(crate) fn detect_shrunk(
+        &self,
+        small: &ArrayView3<f32>,
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<Detection>> {
+        let (_, dh, dw) = small.dim();
+        let found = self.detector()?.detect(small)?;
+        let (sx, sy) = (w as f64 / dw as f64, h as f64 / dh as f64);
+        Ok(found
+            .iter()
+            .map(|d| scale_detection_xy(d, sx, sy))
+            .collect())
     }
 
     /// Decides, face by face, the side each is restored at, or that the detail gate keeps it
@@ -369,7 +410,7 @@ impl Pipeline {
     }
 
     /// Crops and restores face `k` of `frame`.
-    fn restore_crop(
+    pub(crate) fn restore_crop(
         &self,
         frame: &ArrayView3<f32>,
         k: usize,
@@ -404,20 +445,9 @@ impl Pipeline {
         restored: Vec<FaceResult>,
     ) -> Result<Vec<FaceResult>> {
         let mut results = Vec::with_capacity(restored.len());
-        let mut masks: Vec<(usize, Array2<f32>)> = Vec::new();
+        let mut masks = PasteMasks::default();
         for r in restored {
-            let side = r.restored.shape()[1];
-            if !masks.iter().any(|(s, _)| *s == side) {
-                masks.push((
-                    side,
-                    paste_mask(side, self.options.feather, self.options.mask),
-                ));
-            }
-            let mask = &masks
-                .iter()
-                .find(|(s, _)| *s == side)
-                .expect("just added")
-                .1;
+            let mask = masks.get(r.restored.shape()[1], &self.options);
             paste_back(
                 &mut out.view_mut(),
                 &r.restored.view(),

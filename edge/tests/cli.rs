@@ -1060,3 +1060,43 @@ fn bench_stream_measures_flicker_against_the_noise_it_added() {
         assert_eq!(o.status.code(), Some(2), "{flag} {value}");
     }
 }
+
+#[test]
+fn a_photo_too_large_for_the_memory_budget_is_refused_naming_the_budget() {
+    let dir = scratch("budget");
+    // 1000 x 600 upscaled 4x as f32 frames: 204 bytes per input pixel, 117 MiB, above what
+    // --max-memory 256 leaves for a photo (96 MiB).
+    let photo = dir.join("wide.png");
+    image::RgbImage::from_pixel(1000, 600, image::Rgb([90, 120, 150]))
+        .save(&photo)
+        .unwrap();
+    let o = shipped("restore")
+        .args(["--upscale", "4", "--max-memory", "256", "-o"])
+        .arg(dir.join("out"))
+        .arg(&photo)
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("wide.png") && e.contains("--max-memory 256 MiB") && e.contains("1000x600"),
+        "{e}"
+    );
+    // A budget that cannot hold the models is refused before any photo is read.
+    let o = shipped("restore")
+        .args(["--max-memory", "100", "-o"])
+        .arg(dir.join("out"))
+        .arg(&photo)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("100 MiB is less than"));
+    // The same photo in place (8 bytes per pixel) fits.
+    let o = shipped("restore")
+        .args(["--max-memory", "256", "-o"])
+        .arg(dir.join("out"))
+        .arg(&photo)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

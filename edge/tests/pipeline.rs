@@ -428,3 +428,52 @@ fn restoring_into_the_frame_gives_the_same_output_as_into_a_copy() {
     // Overlapping faces are still cropped from the input, not from an earlier face's paste.
     assert_eq!(owned.frame, copied.frame);
 }
+
+#[test]
+fn restoring_in_the_8_bit_buffer_gives_the_f32_pipelines_faces() {
+    // The README scene (four separate faces, the shipped f32 policy, the detail gate on), and
+    // montage.jpg enlarged past the detection bound so that the shrunk detection copy is made
+    // from the bytes: the same faces at the same sides, and the same output bytes.
+    let mut p = pipeline(&root().join("models/gt_student.onnx"));
+    p.options.detail_gate = Some(lrpo_edge::pipeline::DEFAULT_DETAIL_GATE_DB);
+    p.options.detect_max_side = Some(500);
+    for photo in ["data/scenes/montage_lq.jpg", "data/scenes/montage.jpg"] {
+        let path = root().join(photo);
+        let f32_img = load_rgb(&path).unwrap();
+        let expected = p.process(&f32_img.view()).unwrap();
+        let mut img =
+            lrpo_shared::image::load_rgb8_limited(&path, lrpo_shared::image::DEFAULT_MAX_PIXELS)
+                .unwrap();
+        assert_eq!(
+            img.data,
+            lrpo_shared::image::to_rgb8(&f32_img.view()).unwrap(),
+            "{photo}: the 8-bit decode differs"
+        );
+        let r = p.process_rgb8(&mut img).unwrap();
+        assert_eq!(r.faces.len(), expected.faces.len(), "{photo}");
+        assert_eq!(r.kept.len(), expected.kept.len(), "{photo}");
+        assert!(r.faces.len() + r.kept.len() == 4, "{photo}");
+        for (a, b) in r.faces.iter().zip(&expected.faces) {
+            assert_eq!(a.detection.landmarks, b.detection.landmarks, "{photo}");
+            assert_eq!(
+                a.restored, b.restored,
+                "{photo}: a face restored differently"
+            );
+            let d = (a.to_crop.tx - b.to_crop.tx).abs() + (a.to_crop.a - b.to_crop.a).abs();
+            assert!(d < 1e-9, "{photo}: {:?} vs {:?}", a.to_crop, b.to_crop);
+        }
+        let want = lrpo_shared::image::to_rgb8(&expected.frame.view()).unwrap();
+        let differ = img.data.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ, 0,
+            "{photo}: {differ} bytes differ from the f32 pipeline's"
+        );
+    }
+    p.options.upscale = 2;
+    let mut img = lrpo_shared::image::Rgb8Image {
+        data: vec![0; 12],
+        width: 2,
+        height: 2,
+    };
+    assert!(p.process_rgb8(&mut img).is_err());
+}
