@@ -12,7 +12,9 @@
 //! 8-bit values instead of its f32 ones).
 
 use crate::error::{Error, Result};
-use crate::pipeline::{FaceResult, KeptFace, PasteMasks, Pipeline, PlannedFace, select_faces};
+use crate::pipeline::{
+    FaceResult, KeptFace, PasteMasks, Pipeline, PlannedFace, on_workers, select_faces,
+};
 use lrpo_shared::align::{FrameRect, Interp, Similarity, crop_footprint, face_to_crop, paste_back};
 use lrpo_shared::image::Rgb8Image;
 use lrpo_shared::onnx::detect::Detection;
@@ -177,37 +179,9 @@ impl Pipeline {
         &self,
         planned: &[(FrameRect, Array3<f32>, PlannedFace)],
     ) -> Result<Vec<FaceResult>> {
-        let workers = self.options.face_workers.clamp(1, planned.len().max(1));
-        let one = |k: usize| {
+        on_workers(planned.len(), self.options.face_workers, |k| {
             let (_, region, p) = &planned[k];
             self.restore_crop(&region.view(), k, p)
-        };
-        if workers == 1 {
-            return (0..planned.len()).map(one).collect();
-        }
-        let mut slots: Vec<Option<Result<FaceResult>>> = (0..planned.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|wk| {
-                    let one = &one;
-                    scope.spawn(move || {
-                        (wk..planned.len())
-                            .step_by(workers)
-                            .map(|k| (k, one(k)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                match h.join() {
-                    Ok(done) => done.into_iter().for_each(|(k, r)| slots[k] = Some(r)),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-        });
-        slots
-            .into_iter()
-            .map(|r| r.expect("every face was given to a worker"))
-            .collect()
+        })
     }
 }

@@ -195,6 +195,43 @@ pub struct FrameResult {
     pub kept: Vec<KeptFace>,
 }
 
+/// `f(0), …, f(n − 1)` on up to `workers` threads (item k on thread k mod workers), in order;
+/// the first error is returned after all ran.
+pub(crate) fn on_workers<R: Send>(
+    n: usize,
+    workers: usize,
+    f: impl Fn(usize) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let workers = workers.clamp(1, n.max(1));
+    if workers == 1 {
+        return (0..n).map(f).collect();
+    }
+    let mut slots: Vec<Option<Result<R>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..n)
+                        .step_by(workers)
+                        .map(|k| (k, f(k)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(done) => done.into_iter().for_each(|(k, r)| slots[k] = Some(r)),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every item was given to a worker"))
+        .collect()
+}
+
 /// The paste masks of one frame, one per crop side (made when first needed).
 #[derive(Default)]
 pub(crate) struct PasteMasks(Vec<(usize, Array2<f32>)>);
@@ -375,38 +412,9 @@ impl Pipeline {
         faces: &[PlannedFace],
         workers: usize,
     ) -> Result<Vec<FaceResult>> {
-        let workers = workers.clamp(1, faces.len().max(1));
-        if workers == 1 {
-            return faces
-                .iter()
-                .enumerate()
-                .map(|(k, f)| self.restore_crop(frame, k, f))
-                .collect();
-        }
-        // Face k goes to worker k mod workers; results are put back in face order.
-        let mut slots: Vec<Option<Result<FaceResult>>> = (0..faces.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    scope.spawn(move || {
-                        (w..faces.len())
-                            .step_by(workers)
-                            .map(|k| (k, self.restore_crop(frame, k, &faces[k])))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                match h.join() {
-                    Ok(done) => done.into_iter().for_each(|(k, r)| slots[k] = Some(r)),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-        });
-        slots
-            .into_iter()
-            .map(|r| r.expect("every face was given to a worker"))
-            .collect()
+        on_workers(faces.len(), workers, |k| {
+            self.restore_crop(frame, k, &faces[k])
+        })
     }
 
     /// Crops and restores face `k` of `frame`.

@@ -72,29 +72,13 @@ fn assert_clean(o: &Output, what: &str) {
     assert!(!stderr.contains("panicked"), "{what}: {stderr}");
 }
 
-/// PNG's CRC-32 (ISO 3309), for chunks edited here.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in bytes {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 /// `png` with its IHDR width and height replaced (CRC fixed, so only the size is wrong).
 fn png_declaring(png: &[u8], w: u32, h: u32) -> Vec<u8> {
     let mut b = png.to_vec();
     // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), ...; CRC after 13 bytes.
     b[16..20].copy_from_slice(&w.to_be_bytes());
     b[20..24].copy_from_slice(&h.to_be_bytes());
-    let crc = crc32(&b[12..29]);
+    let crc = common::crc32(&b[12..29]);
     b[29..33].copy_from_slice(&crc.to_be_bytes());
     b
 }

@@ -110,22 +110,6 @@ fn unknown_preset_is_a_clear_error() {
 
 mod common;
 
-/// CRC-32 (IEEE) for hand-made PNG chunks.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 /// A small PNG file whose header claims `w × h` RGB pixels (its data is an empty stream).
 fn png_header_only(w: u32, h: u32) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -134,7 +118,7 @@ fn png_header_only(w: u32, h: u32) -> Vec<u8> {
         c.extend(data);
         v.extend((data.len() as u32).to_be_bytes());
         v.extend(&c);
-        v.extend(crc32(&c).to_be_bytes());
+        v.extend(common::crc32(&c).to_be_bytes());
     };
     let mut ihdr = w.to_be_bytes().to_vec();
     ihdr.extend(h.to_be_bytes());

@@ -142,12 +142,7 @@ pub fn resize(
     filter: Filter,
 ) -> Result<Array3<f32>> {
     check_rgb(img, "image to resize")?;
-    if out_h == 0 || out_w == 0 {
-        return Err(crate::error::Error::invalid(
-            "resize target",
-            format!("{out_w}x{out_h} has a zero dimension"),
-        ));
-    }
+    check_target(out_h, out_w)?;
     Ok(resize_planes(img, out_h, out_w, filter))
 }
 
@@ -228,6 +223,17 @@ fn pil_bicubic_resize_of(
     out
 }
 
+/// Fails for an output size with a zero side.
+fn check_target(out_h: usize, out_w: usize) -> Result<()> {
+    if out_h == 0 || out_w == 0 {
+        return Err(crate::error::Error::invalid(
+            "resize target",
+            format!("{out_w}x{out_h} has a zero dimension"),
+        ));
+    }
+    Ok(())
+}
+
 /// Antialiased resize of an RGB `[3, H, W]` image with PIL's bicubic filter (support widened
 /// by the shrink factor, so shrinking averages instead of aliasing), for preparing training
 /// images at a lower resolution. Values are not clamped.
@@ -237,12 +243,7 @@ pub fn resize_antialiased(
     out_w: usize,
 ) -> Result<Array3<f32>> {
     check_rgb(img, "image to resize")?;
-    if out_h == 0 || out_w == 0 {
-        return Err(crate::error::Error::invalid(
-            "resize target",
-            format!("{out_w}x{out_h} has a zero dimension"),
-        ));
-    }
+    check_target(out_h, out_w)?;
     let mut out = Array3::<f32>::zeros((3, out_h, out_w));
     for c in 0..3 {
         let plane = img.index_axis(ndarray::Axis(0), c).mapv(|v| v as f64);
@@ -272,12 +273,7 @@ pub fn resize_antialiased_rgb8(
             ),
         ));
     }
-    if out_h == 0 || out_w == 0 {
-        return Err(crate::error::Error::invalid(
-            "resize target",
-            format!("{out_w}x{out_h} has a zero dimension"),
-        ));
-    }
+    check_target(out_h, out_w)?;
     let mut out = Array3::<f32>::zeros((3, out_h, out_w));
     for c in 0..3 {
         let px = |y: usize, x: usize| (data[(y * width + x) * 3 + c] as f32 / 255.0) as f64;

@@ -26,6 +26,22 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// PNG's CRC-32 (ISO 3309, the IEEE polynomial), for hand-made or edited PNG chunks.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
 /// The sharpening kernel of the test policy: `1.5·δ − 0.5·box3`.
 pub fn sharpen_kernel() -> [f32; 9] {
     std::array::from_fn(|i| if i == 4 { 1.5 - 0.5 / 9.0 } else { -0.5 / 9.0 })
