@@ -486,3 +486,62 @@ fn read_frames(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lrpo_shared::rng::Rng;
+
+    /// A reader handing out `data` in random-sized pieces, with interruptions between them.
+    struct Choppy<'a> {
+        data: &'a [u8],
+        rng: Rng,
+    }
+
+    impl Read for Choppy<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.rng.below(4) == 0 {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = (1 + self.rng.below(97) as usize)
+                .min(buf.len())
+                .min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn random_streams_of_random_frames_read_whole_frames_and_never_panic() {
+        let mut rng = Rng::new(17);
+        let mut frames_seen = 0;
+        for _ in 0..3000 {
+            let (_, format) = PixelFormat::ALL[rng.below(4) as usize];
+            let (w, h) = (rng.below(40) as usize, rng.below(30) as usize);
+            let Ok(size) = format.frame_bytes(w, h) else {
+                // Sizes the format cannot hold (odd, empty) are refused before reading.
+                assert!(w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1);
+                continue;
+            };
+            let len = rng.below((3 * size + 5) as u64) as usize;
+            let data: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+            let mut input = Choppy {
+                data: &data,
+                rng: Rng::derive(17, len as u64),
+            };
+            let mut buf = vec![0u8; size];
+            let mut n = 0;
+            while read_frame(&mut input, &mut buf, n).unwrap() {
+                let rgb = to_rgb(&buf, w, h, format, YuvRange::Limited).unwrap();
+                assert!(rgb.iter().all(|v| (0.0..=1.0).contains(v)));
+                assert_eq!(buf, &data[n * size..(n + 1) * size]);
+                n += 1;
+            }
+            // Every whole frame was read; a partial one at the end is dropped.
+            assert_eq!(n, len / size);
+            frames_seen += n;
+        }
+        assert!(frames_seen > 1000, "{frames_seen}");
+    }
+}
