@@ -67,20 +67,31 @@ control = "$control"
 seed = $2
 val_every = 2
 val_faces = 6
-checkpoint_every = $iterations
+checkpoint_every = 2
 grid_every = 0
 TOML
 }
 models=(--model "$out/models/sft.onnx" --label sft)
 [[ -f "$out/models/sft.onnx" ]] || "$T" export --ckpt "$out/sft" --out "$out/models/sft" >/dev/null
-for arm in "${arms[@]}"; do
-  for s in "${seeds[@]}"; do
+# Seed by seed, so that a run cut short over several sittings has every arm at one seed first.
+# An arm cut short resumes from its last checkpoint (every 2 iterations; exact resume).
+for s in "${seeds[@]}"; do
+  for arm in "${arms[@]}"; do
     name="$arm-s$s"
     arm_rl "$arm" "$s" >"$out/arms/$name.toml"
     if ! grep -q "\"step\":$iterations," "$out/$name/metrics.jsonl" 2>/dev/null; then
-      rm -rf "$out/$name"
-      "$T" rl --init "$out/sft" --config "$out/arms/$name.toml" --out "$out/$name" >/dev/null 2>&1
+      if ls -d "$out/$name"/checkpoints/step_* >/dev/null 2>&1; then
+        "$T" rl --resume "$out/$name" >/dev/null 2>&1
+      else
+        rm -rf "$out/$name"
+        "$T" rl --init "$out/sft" --config "$out/arms/$name.toml" --out "$out/$name" >/dev/null 2>&1
+      fi
     fi
+  done
+done
+for arm in "${arms[@]}"; do
+  for s in "${seeds[@]}"; do
+    name="$arm-s$s"
     [[ -f "$out/models/$name.onnx" ]] || "$T" export --ckpt "$out/$name" --out "$out/models/$name" >/dev/null
     models+=(--model "$out/models/$name.onnx" --label "$arm#$s")
   done
