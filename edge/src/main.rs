@@ -1,13 +1,8 @@
 //! `lrpo-edge`: on-camera face restoration and offline evaluation.
 
-/// `eprintln!` that never panics: a message to a closed stderr (`lrpo-edge … 2>&1 | head`) is
-/// dropped, and the exit code still says how the run ended.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
+/// `say!`: messages on stderr that never panic (`lrpo_shared::say`).
+#[macro_use]
+extern crate lrpo_shared;
 
 mod commands;
 mod eval;

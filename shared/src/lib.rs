@@ -15,6 +15,16 @@
 //! - [`fsio`]: atomic file writes.
 //! - [`progress`]: a progress bar on stderr for long commands.
 
+/// `eprintln!` that never panics: a message to a closed stderr (`lrpo-edge … 2>&1 | head`) is
+/// dropped, so the exit code still says how the run ended. Both binaries print through it.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod align;
 pub mod card;
 pub mod degrade;

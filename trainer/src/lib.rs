@@ -5,6 +5,10 @@
 //! flags of each subcommand and call the stages here). Every public function returns
 //! [`Result`], with the typed [`Error`].
 
+/// `say!`: messages on stderr that never panic (`lrpo_shared::say`).
+#[macro_use]
+extern crate lrpo_shared;
+
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;

@@ -1,5 +1,9 @@
 //! `lrpo-train`: trains, post-trains (LRPO), distills and exports face-restoration policies.
 
+/// `say!`: messages on stderr that never panic (`lrpo_shared::say`).
+#[macro_use]
+extern crate lrpo_shared;
+
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -86,7 +90,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -77,7 +77,7 @@ impl BackendTask for Task<'_> {
                     .into_owned()
             });
             match metrics.get("reward") {
-                Some(r) => eprintln!("{label} ({what}): reward {:.4}", r.mean),
+                Some(r) => say!("{label} ({what}): reward {:.4}", r.mean),
                 None => anyhow::bail!(
                     "{}: nothing was evaluated (no held-out faces in {})",
                     run.display(),

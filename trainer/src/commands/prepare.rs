@@ -146,7 +146,7 @@ pub fn run(args: &PrepareArgs) -> Result<()> {
         })();
         if let Err(e) = res {
             failed += 1;
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
         }
     }
     println!(

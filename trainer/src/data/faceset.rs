@@ -102,7 +102,7 @@ impl FaceSet {
             {
                 Ok(face) => faces.push(face),
                 Err(e) => {
-                    eprintln!("warning: skipping {}: {e:#}", f.display());
+                    say!("warning: skipping {}: {e:#}", f.display());
                     skipped.push((f, format!("{e:#}")));
                 }
             }

@@ -316,7 +316,7 @@ impl BackendTask for Lrpo {
                     "reward std {s:.2e} fell below {:.0}% of the first iteration's {first:.2e}: reward hacking or mode collapse?",
                     100.0 * rl.collapse_ratio
                 );
-                eprintln!("warning: iteration {it}: {w}");
+                say!("warning: iteration {it}: {w}");
                 rec.warning = Some(w);
             }
             log.log(serde_json::to_value(&rec)?)?;

@@ -76,7 +76,7 @@ impl BackendTask for Pretrain {
         let schedule = NoiseSchedule::new(cfg.schedule.clone())?;
         let set = FaceSet::load(&data, &cfg.data)?;
         if !set.skipped.is_empty() {
-            eprintln!("warning: {} file(s) skipped", set.skipped.len());
+            say!("warning: {} file(s) skipped", set.skipped.len());
         }
         std::fs::create_dir_all(&run)
             .map_err(|e| Error::io(&run, "cannot create the run folder", e))?;
@@ -107,7 +107,7 @@ impl BackendTask for Pretrain {
             start = ck.state.step;
             win_sum = ck.state.extra["win_sum"].as_f64().unwrap_or(0.0);
             win_n = ck.state.extra["win_n"].as_u64().unwrap_or(0);
-            eprintln!("resuming {} at step {start}", run.display());
+            say!("resuming {} at step {start}", run.display());
         }
         let end = p.steps;
         if start >= end {
