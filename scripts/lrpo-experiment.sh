@@ -103,15 +103,16 @@ size=$(grep -m1 '^resolution' "$out/sft/config.toml" | tr -dc 0-9)
   "${models[@]}" --reference sft -o "$out/eval" >/dev/null
 
 # 4. The summary.
-python3 - "$out" "$iterations" "$lr" "$size" "${arms[@]}" <<'PY' >"$report"
+python3 - "$out" "$iterations" "$lr" "$size" "$config" "${arms[@]}" <<'PY' >"$report"
 import json, statistics, sys
-out, iterations, lr, size, arms = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+out, iterations, lr, size, config, arms = (
+    sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:])
 seeds = [0, 1, 2]
 def records(run):
     return [json.loads(l) for l in open(f"{out}/{run}/metrics.jsonl")]
 print("# LRPO ablation: arms x seeds under the frozen protocol\n")
 print(f"Written by `scripts/lrpo-experiment.sh` ({size} x {size} policy of "
-      f"`configs/experiments/lrpo-32.toml`, {iterations} LRPO iterations of 9 candidates, lr {lr}, "
+      f"`{config}`, {iterations} LRPO iterations of 9 candidates, lr {lr}, "
       "seeds 0-2 per arm). Every arm starts from the same pretrained policy (`sft`); each test "
       "face is degraded 4 times; differences are paired against `sft` per identity and pooled "
       "over the three seeds (`arm` rows; `seed sd` is the spread of the seeds' means).\n")
