@@ -398,11 +398,22 @@ impl Pipeline {
         faces: &[PlannedFace],
         workers: usize,
     ) -> Result<(Array3<f32>, Vec<FaceResult>)> {
-        check_rgb(frame, "frame")?;
-        let restored = self.restore_crops(frame, faces, workers)?;
         let mut out = frame.to_owned();
-        let results = self.paste_faces(&mut out, restored)?;
+        let results = self.restore_faces_in_place(&mut out, faces, workers)?;
         Ok((out, results))
+    }
+
+    /// [`Pipeline::restore_faces_on`] into the frame itself (no copy of it): every face is
+    /// cropped before any is pasted, so the result is the same.
+    pub fn restore_faces_in_place(
+        &self,
+        frame: &mut Array3<f32>,
+        faces: &[PlannedFace],
+        workers: usize,
+    ) -> Result<Vec<FaceResult>> {
+        check_rgb(&frame.view(), "frame")?;
+        let restored = self.restore_crops(&frame.view(), faces, workers)?;
+        self.paste_faces(frame, restored)
     }
 
     /// Crops and restores every planned face of `frame` (nothing pasted yet).
@@ -478,9 +489,8 @@ impl Pipeline {
         }
         let (faces, detect_ms) = self.find_faces(&frame.view())?;
         let (faces, kept) = self.gate_faces(&frame.view(), faces)?;
-        let restored = self.restore_crops(&frame.view(), &faces, self.options.face_workers)?;
         let mut frame = frame;
-        let faces = self.paste_faces(&mut frame, restored)?;
+        let faces = self.restore_faces_in_place(&mut frame, &faces, self.options.face_workers)?;
         Ok(FrameResult {
             frame,
             faces,

@@ -309,16 +309,22 @@ impl Restorer {
         } else {
             None
         };
-        let frame = big.as_ref().unwrap_or(&rgb);
         let t_detect = Instant::now();
         let step = self
             .tracker
-            .next(&self.pipe, &rgb.view(), &frame.view())
+            .next(
+                &self.pipe,
+                &rgb.view(),
+                &big.as_ref().unwrap_or(&rgb).view(),
+            )
             .map_err(|e| frame_err(e.to_string()))?;
         let t_restore = Instant::now();
-        let (out, results) = self
+        // Restored in the frame itself: the upscaled one, or the converted input.
+        let mut out = big.unwrap_or(rgb);
+        let workers = self.pipe.options.face_workers;
+        let results = self
             .pipe
-            .restore_faces(&frame.view(), self.tracker.faces())
+            .restore_faces_in_place(&mut out, self.tracker.faces(), workers)
             .map_err(|e| frame_err(e.to_string()))?;
         let t_write = Instant::now();
         let (w, h) = (dst.width, dst.height);

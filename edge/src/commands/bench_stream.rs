@@ -211,9 +211,7 @@ pub fn run(args: &BenchStreamArgs) -> Result<ExitCode> {
             .map(<[u8]>::to_vec)
             .collect();
         let f = flicker(&clip, &restored, args.width, args.height)?;
-        let mut lat = end.lat.0.clone();
-        lat.sort_by(f64::total_cmp);
-        let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+        let q = |p: f64| end.lat.quantile(p).unwrap_or(f64::NAN);
         let r = SettingResult {
             setting,
             detect_every,

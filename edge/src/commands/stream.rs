@@ -83,14 +83,20 @@ fn read_frame(input: &mut dyn Read, buf: &mut [u8], frame_no: usize) -> Result<b
 pub struct Latency(pub Vec<f64>);
 
 impl Latency {
+    /// The `p` quantile (0–1, nearest rank) in ms; `None` without frames.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        let last = v.len().checked_sub(1)?;
+        Some(v[(last as f64 * p.clamp(0.0, 1.0)).round() as usize])
+    }
+
     /// Median, p90, p99 and max, in ms.
     pub fn summary_values(&self) -> String {
-        let mut v = self.0.clone();
-        if v.is_empty() {
+        if self.0.is_empty() {
             return "-".into();
         }
-        v.sort_by(f64::total_cmp);
-        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let q = |p: f64| self.quantile(p).unwrap_or(f64::NAN);
         format!(
             "median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
             q(0.5),
@@ -101,19 +107,17 @@ impl Latency {
 
     /// Frame count and the read-to-written statistics, for a closing line.
     pub fn summary(&self) -> String {
-        let mut v = self.0.clone();
-        if v.is_empty() {
+        if self.0.is_empty() {
             return "no frames".into();
         }
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let q = |p: f64| self.quantile(p).unwrap_or(f64::NAN);
         format!(
             "{} frames, latency median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            v.len(),
+            self.0.len(),
             q(0.5),
             q(0.9),
             q(0.99),
-            v[v.len() - 1]
+            q(1.0)
         )
     }
 }
@@ -398,10 +402,11 @@ impl Writers {
             };
             let t = Instant::now();
             let mut bytes = Vec::new();
+            let mut frame = job.frame;
             let made = pipe
-                .restore_faces_on(&job.frame.view(), &job.faces, 1)
+                .restore_faces_in_place(&mut frame, &job.faces, 1)
                 .map_err(anyhow::Error::from)
-                .and_then(|(out, _)| Ok(from_rgb(&out.view(), format, range, &mut bytes)?));
+                .and_then(|_| Ok(from_rgb(&frame.view(), format, range, &mut bytes)?));
             let work_ms = job.read_ms + t.elapsed().as_secs_f64() * 1e3;
             let mut s = self.state.lock().expect("writer state");
             while s.next != job.index && !Self::stopped(&s) {
@@ -464,12 +469,12 @@ fn read_frames(
     while read_frame(input, &mut buf, frame_no)? {
         let start = Instant::now();
         let input = to_rgb(&buf, args.width, args.height, format, range)?;
-        let frame = if n > 1 {
-            upscale_frame(&input.view(), n)?
-        } else {
-            input.clone()
-        };
-        let step = tracker.next(pipe, &input.view(), &frame.view())?;
+        let big = (n > 1)
+            .then(|| upscale_frame(&input.view(), n))
+            .transpose()?;
+        let step = tracker.next(pipe, &input.view(), &big.as_ref().unwrap_or(&input).view())?;
+        // The frame faces are restored in: the upscaled one, or the input itself.
+        let frame = big.unwrap_or(input);
         let job = Job {
             index: frame_no,
             start,
