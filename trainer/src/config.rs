@@ -252,26 +252,30 @@ mod tests {
 
     #[test]
     fn shipped_configs_are_valid() {
-        for name in [
-            "tiny",
-            "cpu",
-            "default",
-            "gpu",
-            "student-128",
-            "student-256",
-        ] {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../configs")
-                .join(format!("{name}.toml"));
-            let c = RunConfig::load(&p).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-            if name.starts_with("student") {
-                // Trained on the ground truth alone: `distill` needs no teacher for them.
-                assert!(!c.distill.uses_teacher(), "{name}");
-                assert!(
-                    c.distill.fresh_gt && c.distill.clean_fraction > 0.0,
-                    "{name}"
-                );
+        // Every run configuration under configs/ (the reward files have their own format).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let mut checked = Vec::new();
+        for dir in ["", "experiments", "ablations"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = entry.unwrap().path();
+                if p.extension().is_none_or(|e| e != "toml") {
+                    continue;
+                }
+                let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+                let c = RunConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+                if name.starts_with("student") {
+                    // Trained on the ground truth alone: `distill` needs no teacher for them.
+                    assert!(!c.distill.uses_teacher(), "{name}");
+                    assert!(
+                        c.distill.fresh_gt && c.distill.clean_fraction > 0.0,
+                        "{name}"
+                    );
+                }
+                checked.push(name);
             }
+        }
+        for name in ["tiny", "cpu", "default", "gpu", "student-128", "lrpo-128"] {
+            assert!(checked.iter().any(|c| c == name), "{name} not found");
         }
     }
 
