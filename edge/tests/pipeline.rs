@@ -269,6 +269,15 @@ fn the_default_policy_improves_the_bundled_low_quality_scene() {
     // frame changes.
     assert!(after > before + 0.1, "{before:.2} -> {after:.2} dB");
     assert!(fa > fb + 0.15, "{fb:.2} -> {fa:.2} dB");
+    // `--mask square` also restores the hair and background of each face's square crop.
+    p.options.mask = lrpo_shared::align::MaskShape::Square;
+    let square = p.process(&lq.view()).unwrap();
+    let after_square = psnr(&square.frame.view(), &clean.view()).unwrap();
+    println!("with --mask square: {before:.2} -> {after_square:.2} dB (frame)");
+    assert!(
+        after_square > before + 0.1,
+        "{before:.2} -> {after_square:.2} dB"
+    );
 }
 
 #[test]
