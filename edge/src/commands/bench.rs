@@ -1,6 +1,6 @@
 //! `lrpo-edge bench`: latency and peak memory of a policy per face crop.
 
-use super::common::PolicyArgs;
+use super::common::{PolicyArgs, nearest_rank};
 use anyhow::{Result, bail};
 use clap::Args;
 use ndarray::Array3;
@@ -69,8 +69,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                 .map(|_| t.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<lrpo_edge::Result<_>>()?;
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| nearest_rank(&v, p);
     let peak = peak_rss_mib();
     let fma = policy.fma_per_run(size)?;
     let kernels = policy.kernels(size)?;

@@ -8,7 +8,7 @@
 //! it, each detection matching at most one face; detections matching no label are counted as
 //! unmatched (false positives, or faces the table does not label).
 
-use super::common::{DetectorArgs, MAX_THREADS};
+use super::common::{DetectorArgs, MAX_THREADS, nearest_rank};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_shared::align::landmarks_centre;
@@ -134,11 +134,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn quantile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v[((v.len() - 1) as f64 * p).round() as usize]
-    }
+    nearest_rank(v, p)
 }
 
 /// Greedy matching of labelled centres to detections; returns (found, unmatched detections,

@@ -211,7 +211,7 @@ pub fn run(args: &BenchStreamArgs) -> Result<ExitCode> {
             .map(<[u8]>::to_vec)
             .collect();
         let f = flicker(&clip, &restored, args.width, args.height)?;
-        let q = |p: f64| end.lat.quantile(p).unwrap_or(f64::NAN);
+        let [q50, q99] = end.lat.quantiles([0.5, 0.99]);
         let r = SettingResult {
             setting,
             detect_every,
@@ -219,7 +219,7 @@ pub fn run(args: &BenchStreamArgs) -> Result<ExitCode> {
             flicker: f,
             ratio: f.map(|f| f.ratio()),
             frames_per_s: end.frames_per_s(),
-            latency_ms: [q(0.5), q(0.99)],
+            latency_ms: [q50, q99],
         };
         match &r.flicker {
             Some(f) => println!(

@@ -9,6 +9,14 @@ use lrpo_shared::onnx::detect::FaceDetector;
 use lrpo_shared::onnx::detect::mtcnn::{Mtcnn, MtcnnConfig};
 use std::path::{Path, PathBuf};
 
+/// The `p` quantile (0–1, nearest rank) of `sorted` (ascending); NaN when it is empty.
+pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len().checked_sub(1) {
+        Some(last) => sorted[(last as f64 * p.clamp(0.0, 1.0)).round() as usize],
+        None => f64::NAN,
+    }
+}
+
 /// The shipped model folder, relative to the working folder or to the executable's folder.
 pub const MODELS_DIR: &str = "models";
 

@@ -11,7 +11,7 @@
 //! With `--upscale N` the output frames are N times wider and higher (`-s 1280x960` above for
 //! N = 2).
 
-use super::common::{DetectorArgs, FaceArgs, Input, PolicyArgs, pipeline};
+use super::common::{DetectorArgs, FaceArgs, Input, PolicyArgs, nearest_rank, pipeline};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use lrpo_edge::pipeline::{Pipeline, upscale_frame};
@@ -83,12 +83,11 @@ fn read_frame(input: &mut dyn Read, buf: &mut [u8], frame_no: usize) -> Result<b
 pub struct Latency(pub Vec<f64>);
 
 impl Latency {
-    /// The `p` quantile (0–1, nearest rank) in ms; `None` without frames.
-    pub fn quantile(&self, p: f64) -> Option<f64> {
+    /// The `p` quantiles (0–1, nearest rank) in ms, sorting once; NaN without frames.
+    pub fn quantiles<const N: usize>(&self, p: [f64; N]) -> [f64; N] {
         let mut v = self.0.clone();
         v.sort_by(f64::total_cmp);
-        let last = v.len().checked_sub(1)?;
-        Some(v[(last as f64 * p.clamp(0.0, 1.0)).round() as usize])
+        p.map(|p| nearest_rank(&v, p))
     }
 
     /// Median, p90, p99 and max, in ms.
@@ -96,13 +95,8 @@ impl Latency {
         if self.0.is_empty() {
             return "-".into();
         }
-        let q = |p: f64| self.quantile(p).unwrap_or(f64::NAN);
-        format!(
-            "median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
-            q(0.5),
-            q(0.9),
-            q(0.99)
-        )
+        let [q50, q90, q99] = self.quantiles([0.5, 0.9, 0.99]);
+        format!("median {q50:.1} ms, p90 {q90:.1} ms, p99 {q99:.1} ms")
     }
 
     /// Frame count and the read-to-written statistics, for a closing line.
@@ -110,14 +104,10 @@ impl Latency {
         if self.0.is_empty() {
             return "no frames".into();
         }
-        let q = |p: f64| self.quantile(p).unwrap_or(f64::NAN);
+        let [q50, q90, q99, max] = self.quantiles([0.5, 0.9, 0.99, 1.0]);
         format!(
-            "{} frames, latency median {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            self.0.len(),
-            q(0.5),
-            q(0.9),
-            q(0.99),
-            q(1.0)
+            "{} frames, latency median {q50:.1} ms, p90 {q90:.1} ms, p99 {q99:.1} ms, max {max:.1} ms",
+            self.0.len()
         )
     }
 }
@@ -496,6 +486,22 @@ fn read_frames(
 mod tests {
     use super::*;
     use lrpo_shared::rng::Rng;
+
+    #[test]
+    fn latency_quantiles_are_nearest_ranks_of_the_unsorted_frames() {
+        // 11 frames in shuffled order: rank round(10 p) of 0..=10 ms.
+        let lat = Latency(vec![7.0, 3.0, 10.0, 0.0, 5.0, 1.0, 9.0, 2.0, 8.0, 4.0, 6.0]);
+        assert_eq!(
+            lat.quantiles([0.0, 0.5, 0.94, 0.96, 1.0]),
+            [0.0, 5.0, 9.0, 10.0, 10.0]
+        );
+        assert!(Latency(vec![]).quantiles([0.5])[0].is_nan());
+        assert_eq!(Latency(vec![]).summary(), "no frames");
+        assert_eq!(
+            lat.summary(),
+            "11 frames, latency median 5.0 ms, p90 9.0 ms, p99 10.0 ms, max 10.0 ms"
+        );
+    }
 
     /// A reader handing out `data` in random-sized pieces, with interruptions between them.
     struct Choppy<'a> {
