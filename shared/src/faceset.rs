@@ -10,7 +10,9 @@
 //!   crop size and upsampling, the crop's SHA-256, and whether it was accepted (or why not).
 //! - The **splits** ([`assign_splits`]) put whole identities, never single files, into train,
 //!   validation and test, by a seeded shuffle of the identity names: the same person can never
-//!   be in two splits, and the same table and seed give the same splits.
+//!   be in two splits, and the same table and seed give the same splits. Identities met only in
+//!   packages marked `train_only` are not dealt: they join train, so that sources added after a
+//!   test protocol was frozen leave validation and test as they were.
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -103,6 +105,12 @@ pub struct SourcePackage {
     pub registry: String,
     /// Licence of the package and, where known, of its photographs.
     pub licence: String,
+    /// Its faces only ever train (default false). The identities met only in train-only
+    /// packages are left out of the seeded deal and join the train split, so adding such a
+    /// package leaves the validation and test identities unchanged. A train-only face of a
+    /// person whom the deal puts in validation or test is an error.
+    #[serde(default)]
+    pub train_only: bool,
     /// The photos used from it.
     pub photo: Vec<SourcePhoto>,
 }
@@ -441,25 +449,39 @@ impl Manifest {
     }
 }
 
-/// Puts identities into splits: the sorted, de-duplicated names are shuffled with `seed`; the
-/// first `test` go to test, the next `validation` to validation, the rest to train. Fails when
-/// fewer than `test + validation + 1` identities are given.
-pub fn assign_splits(identities: &[String], settings: &SplitSettings) -> Result<Splits> {
-    let mut ids: Vec<String> = identities
+/// Puts identities into splits: the sorted, de-duplicated `dealt` names are shuffled with
+/// `seed`; the first `test` go to test, the next `validation` to validation, the rest to train.
+/// The `train_only` names (faces of [`SourcePackage::train_only`] packages) join train without
+/// taking part in the shuffle, so they never change who is in validation and test. Fails when
+/// fewer than `test + validation + 1` identities are given in all, when fewer than
+/// `test + validation` are dealt, or when a train-only name is dealt to validation or test.
+pub fn assign_splits(
+    dealt: &[String],
+    train_only: &[String],
+    settings: &SplitSettings,
+) -> Result<Splits> {
+    let mut ids: Vec<String> = dealt
         .iter()
         .cloned()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let extra: BTreeSet<String> = train_only
+        .iter()
+        .filter(|n| !ids.contains(n))
+        .cloned()
+        .collect();
     let need = settings.test + settings.validation + 1;
-    if ids.len() < need {
+    if ids.len() + extra.len() < need || ids.len() < settings.test + settings.validation {
         return Err(Error::invalid(
             "face set splits",
             format!(
-                "{} test + {} validation identities and at least 1 for training need {need} identities, found {}",
+                "{} test + {} validation identities and at least 1 for training need {need} identities, \
+                 the validation and test ones from packages that are not train-only; found {} ({} train-only)",
                 settings.test,
                 settings.validation,
-                ids.len()
+                ids.len() + extra.len(),
+                extra.len()
             ),
         ));
     }
@@ -471,7 +493,20 @@ pub fn assign_splits(identities: &[String], settings: &SplitSettings) -> Result<
     let mut test: Vec<String> = ids[..settings.test].to_vec();
     let mut validation: Vec<String> =
         ids[settings.test..settings.test + settings.validation].to_vec();
+    if let Some(n) = train_only
+        .iter()
+        .find(|n| test.contains(n) || validation.contains(n))
+    {
+        return Err(Error::invalid(
+            "face set splits",
+            format!(
+                "{n} has faces in a train-only package, but the deal puts this person in validation or test; \
+                 drop those faces or label the person's other faces train-only too"
+            ),
+        ));
+    }
     let mut train: Vec<String> = ids[settings.test + settings.validation..].to_vec();
+    train.extend(extra);
     test.sort();
     validation.sort();
     train.sort();
@@ -535,7 +570,7 @@ mod tests {
             validation: 4,
             test: 6,
         };
-        let a = assign_splits(&ids, &s).unwrap();
+        let a = assign_splits(&ids, &[], &s).unwrap();
         assert_eq!(
             (a.test.len(), a.validation.len(), a.train.len()),
             (6, 4, 10)
@@ -546,9 +581,10 @@ mod tests {
         let mut rev = ids.clone();
         rev.reverse();
         rev.push(ids[0].clone());
-        assert_eq!(assign_splits(&rev, &s).unwrap(), a);
+        assert_eq!(assign_splits(&rev, &[], &s).unwrap(), a);
         let b = assign_splits(
             &ids,
+            &[],
             &SplitSettings {
                 seed: 4,
                 ..s.clone()
@@ -562,8 +598,30 @@ mod tests {
 
     #[test]
     fn too_few_identities_is_an_error_naming_the_counts() {
-        let e = assign_splits(&names(10), &SplitSettings::default()).unwrap_err();
+        let e = assign_splits(&names(10), &[], &SplitSettings::default()).unwrap_err();
         assert!(e.to_string().contains("found 10"), "{e}");
+    }
+
+    #[test]
+    fn train_only_identities_join_train_and_leave_the_deal_alone() {
+        let ids = names(12);
+        let s = SplitSettings::default();
+        let before = assign_splits(&ids, &[], &s).unwrap();
+        let new: Vec<String> = (0..5).map(|i| format!("newcomer{i}")).collect();
+        // A train-only name already dealt to train (more photos of a training person) is fine.
+        let mut extra = new.clone();
+        extra.push(before.train[0].clone());
+        let after = assign_splits(&ids, &extra, &s).unwrap();
+        assert_eq!(after.validation, before.validation);
+        assert_eq!(after.test, before.test);
+        assert_eq!(after.train.len(), before.train.len() + 5);
+        assert!(new.iter().all(|n| after.of(n) == Some(Split::Train)));
+        // A train-only face of a test person would move test faces into training: refused.
+        let e = assign_splits(&ids, &[before.test[0].clone()], &s).unwrap_err();
+        assert!(e.to_string().contains(&before.test[0]), "{e}");
+        // Train-only names cannot fill validation and test.
+        let e = assign_splits(&names(9), &new, &s).unwrap_err();
+        assert!(e.to_string().contains("train-only"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use lrpo_shared::image::{load_rgb, save_rgb};
 use lrpo_shared::onnx::detect::{Detection, FaceDetector};
 use lrpo_shared::onnx::identity::{FaceDescriptor, SAME_PERSON_DISTANCE, distance};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Fraction of the template's face region (brows to chin) that maps outside a `w × h` photo.
@@ -194,12 +195,23 @@ pub fn build(
             ),
         ));
     }
-    let identities: Vec<String> = faces
+    let train_only: BTreeSet<String> = table
+        .package
         .iter()
-        .filter(|f| f.accepted)
-        .filter_map(|f| f.identity.clone())
+        .filter(|p| p.train_only)
+        .map(|p| p.id())
         .collect();
-    let splits = assign_splits(&identities, &table.split)
+    let (mut dealt, mut train_only_ids) = (Vec::new(), Vec::new());
+    for f in faces.iter().filter(|f| f.accepted) {
+        if let Some(id) = &f.identity {
+            if train_only.contains(&f.package) {
+                train_only_ids.push(id.clone());
+            } else {
+                dealt.push(id.clone());
+            }
+        }
+    }
+    let splits = assign_splits(&dealt, &train_only_ids, &table.split)
         .map_err(|e| Error::data(table_path, format!("splitting identities: {e}")))?;
     // A check of the labels, not a source of them: faces of different photos labelled as
     // different people whose descriptors say "same person" (or the other way round).

@@ -172,3 +172,74 @@ photo = [{ path = "biden.jpg", face = [{ identity = "biden", at = [10, 10] }] }]
     assert!(!dir.join("out/faces.json").exists(), "nothing written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_train_only_package_adds_training_people_and_leaves_validation_and_test_alone() {
+    let dir = std::env::temp_dir().join(format!("lrpo-faceset-later-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dealt = r#"
+[split]
+seed = 1
+validation = 1
+test = 1
+
+[[package]]
+name = "first"
+version = "0"
+registry = "local"
+licence = "see data/faces/NOTICE.md"
+photo = [
+  { path = "obama.jpg", face = [{ identity = "obama", at = [496, 268] }] },
+  { path = "biden.jpg", face = [{ identity = "biden", at = [586, 402] }] },
+  { path = "grace_hopper.jpg", face = [{ identity = "hopper", at = [267, 233] }] },
+]
+"#;
+    let later = r#"
+[[package]]
+name = "later"
+version = "0"
+registry = "local"
+licence = "see data/faces/NOTICE.md"
+train_only = true
+photo = [{ path = "astronaut.png", face = [{ identity = "collins", at = [224, 123] }] }]
+"#;
+    let run = |name: &str, text: &str| {
+        let table = dir.join(format!("{name}.toml"));
+        std::fs::write(&table, text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_lrpo-train"))
+            .current_dir(repo())
+            .args(["prepare-faces", "--sources"])
+            .arg(&table)
+            .arg("--root")
+            .arg(repo().join("data/faces"))
+            .arg("-o")
+            .arg(dir.join(name))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Manifest::load(&dir.join(name)).unwrap()
+    };
+    let before = run("before", dealt);
+    let after = run("after", &format!("{dealt}{later}"));
+    assert_eq!(after.splits.validation, before.splits.validation);
+    assert_eq!(after.splits.test, before.splits.test);
+    let mut train = before.splits.train.clone();
+    train.push("collins".into());
+    train.sort();
+    assert_eq!(after.splits.train, train);
+    let collins = after
+        .faces_in(Split::Train)
+        .find(|f| f.package == "later@0");
+    assert_eq!(collins.unwrap().identity.as_deref(), Some("collins"));
+    // The dealt people's crops are the same files, in the same splits.
+    for split in [Split::Validation, Split::Test] {
+        let sha = |m: &Manifest| {
+            m.faces_in(split)
+                .map(|f| f.sha256.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sha(&after), sha(&before));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
