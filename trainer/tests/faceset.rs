@@ -12,17 +12,25 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn build(out: &std::path::Path) -> std::process::Output {
+/// `lrpo-train prepare-faces` of a source table over the bundled photos into `out`.
+fn build_from(table: &std::path::Path, out: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lrpo-train"))
         .current_dir(repo())
         .args(["prepare-faces", "--sources"])
-        .arg(repo().join("trainer/tests/fixtures/face-sources-mini.toml"))
+        .arg(table)
         .arg("--root")
         .arg(repo().join("data/faces"))
         .arg("-o")
         .arg(out)
         .output()
         .unwrap()
+}
+
+fn build(out: &std::path::Path) -> std::process::Output {
+    build_from(
+        &repo().join("trainer/tests/fixtures/face-sources-mini.toml"),
+        out,
+    )
 }
 
 /// SHA-256 by coreutils, independent of the crate the builder uses.
@@ -153,16 +161,7 @@ photo = [{ path = "biden.jpg", face = [{ identity = "biden", at = [10, 10] }] }]
 "#,
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_lrpo-train"))
-        .current_dir(repo())
-        .args(["prepare-faces", "--sources"])
-        .arg(&table)
-        .arg("--root")
-        .arg(repo().join("data/faces"))
-        .arg("-o")
-        .arg(dir.join("out"))
-        .output()
-        .unwrap();
+    let o = build_from(&table, &dir.join("out"));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(
@@ -207,16 +206,7 @@ photo = [{ path = "astronaut.png", face = [{ identity = "collins", at = [224, 12
     let run = |name: &str, text: &str| {
         let table = dir.join(format!("{name}.toml"));
         std::fs::write(&table, text).unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_lrpo-train"))
-            .current_dir(repo())
-            .args(["prepare-faces", "--sources"])
-            .arg(&table)
-            .arg("--root")
-            .arg(repo().join("data/faces"))
-            .arg("-o")
-            .arg(dir.join(name))
-            .output()
-            .unwrap();
+        let o = build_from(&table, &dir.join(name));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         Manifest::load(&dir.join(name)).unwrap()
     };
