@@ -501,7 +501,7 @@ pub fn assign_splits(
             "face set splits",
             format!(
                 "{n} has faces in a train-only package, but the deal puts this person in validation or test; \
-                 drop those faces or label the person's other faces train-only too"
+                 drop those faces from the train-only package"
             ),
         ));
     }
